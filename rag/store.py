@@ -1,0 +1,138 @@
+"""The Chroma store: chunk vectors plus one record per indexed file, embedded (under index/) or on a Chroma server.
+
+Example: store = ChunkStore(settings); store.manifest() -> {"a.txt": FileRecord(file_hash="9f2c...", chunks=4, ...)}
+A file's update commits in this order -- new chunks, then its file record, then old chunks removed -- so a crash at
+any point leaves the previous or the new version answerable; repair() drops what a crash left half-done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from rag.config import Settings
+from rag.errors import IndexMissingError, StoreUnavailableError
+
+_PLACEHOLDER_VECTOR = [0.0]  # file records carry no meaning in vector space; Chroma still wants an embedding
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    source: str
+    file_hash: str
+    kind: str
+    chunks: int
+    chunking: str  # "size/overlap" the chunks were cut with; a change re-indexes the file
+
+
+class ChunkStore:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.texts_dir = Path(settings.index_dir) / "texts"
+
+    @cached_property
+    def client(self):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        try:
+            if self.settings.uses_chroma_server:
+                client = chromadb.HttpClient(host=self.settings.chroma_host, port=self.settings.chroma_port,
+                                             settings=chroma_settings)
+                client.heartbeat()
+                return client
+            path = Path(self.settings.index_dir) / "chroma"
+            path.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        except Exception as exc:
+            where = (f"Chroma server at {self.settings.chroma_host}:{self.settings.chroma_port}"
+                     if self.settings.uses_chroma_server else f"Chroma store in {self.settings.index_dir}")
+            hint = ("start it with: chroma run --path DIR --host HOST --port PORT, or unset RAG_CHROMA_HOST"
+                    if self.settings.uses_chroma_server else "check the folder is writable and not corrupt")
+            raise StoreUnavailableError(f"Cannot open the {where} ({type(exc).__name__}: {exc}); {hint}") from None
+
+    @cached_property
+    def chunks(self):
+        return self.client.get_or_create_collection(self.settings.collection, metadata={"hnsw:space": "cosine"})
+
+    @cached_property
+    def files(self):
+        return self.client.get_or_create_collection(self.settings.collection + "_files")
+
+    @cached_property
+    def vector_store(self):
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        return ChromaVectorStore(chroma_collection=self.chunks)
+
+    # ---- reading -------------------------------------------------------------------------------------------------
+    def manifest(self) -> dict[str, FileRecord]:
+        got = self.files.get(include=["metadatas"])
+        return {
+            source: FileRecord(source, meta["file_hash"], meta["kind"], int(meta["chunks"]), str(meta.get("chunking", "")))
+            for source, meta in zip(got["ids"], got["metadatas"])
+        }
+
+    def version(self) -> str:
+        """Changes whenever any file is added, changed or removed (used to validate derived indexes such as BM25)."""
+        items = sorted((record.source, record.file_hash) for record in self.manifest().values())
+        return hashlib.sha256(json.dumps([self.settings.chunking, items])
+                              .encode()).hexdigest()[:16]
+
+    def require_index(self) -> None:
+        if not self.manifest():
+            raise IndexMissingError(f"The index is empty: put documents in {self.settings.seeds_dir}/ and run "
+                                    f"`python -m rag index`")
+
+    def nodes(self) -> list:
+        """Every chunk as a llama-index TextNode (for keyword indexing)."""
+        if self.chunks.count() == 0:
+            return []
+        return self.vector_store.get_nodes(node_ids=None)
+
+    def document_text(self, file_hash: str) -> str:
+        """The text as read (or extracted) that a chunk's start/end offsets index."""
+        return (self.texts_dir / f"{file_hash}.txt").read_text(encoding="utf-8")
+
+    # ---- writing -------------------------------------------------------------------------------------------------
+    def put_file(self, source: str, text: str, file_hash: str, kind: str, nodes: list) -> None:
+        """Store a file's text and embedded chunk nodes, replacing any older version of the same source."""
+        self.texts_dir.mkdir(parents=True, exist_ok=True)
+        text_path = self.texts_dir / f"{file_hash}.txt"
+        if not text_path.exists():
+            partial = text_path.with_suffix(".partial")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(text_path)
+        new_ids = [node.node_id for node in nodes]
+        if new_ids:  # leftovers of an interrupted attempt at this same version would collide with the new ids
+            self.chunks.delete(ids=new_ids)
+            self.vector_store.add(nodes)
+        self.files.upsert(ids=[source], embeddings=[_PLACEHOLDER_VECTOR],
+                          metadatas=[{"file_hash": file_hash, "kind": kind, "chunks": len(nodes),
+                                      "chunking": self.settings.chunking}])
+        old_ids = set(self.chunks.get(where={"source": source}, include=[])["ids"]) - set(new_ids)
+        if old_ids:
+            self.chunks.delete(ids=sorted(old_ids))
+
+    def remove_file(self, source: str) -> None:
+        self.files.delete(ids=[source])
+        self.chunks.delete(where={"source": source})
+
+    def repair(self) -> int:
+        """Delete chunks that belong to no recorded file version (what a crash mid-update leaves); return how many."""
+        wanted = {(r.source, r.file_hash) for r in self.manifest().values()}
+        got = self.chunks.get(include=["metadatas"])
+        stale = [cid for cid, meta in zip(got["ids"], got["metadatas"])
+                 if (meta.get("source"), meta.get("file_hash")) not in wanted]
+        for at in range(0, len(stale), 5000):
+            self.chunks.delete(ids=stale[at:at + 5000])
+        keep = {r.file_hash for r in self.manifest().values()}
+        if self.texts_dir.is_dir():
+            for path in self.texts_dir.glob("*.txt"):
+                if path.stem not in keep:
+                    path.unlink(missing_ok=True)
+        return len(stale)
