@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     retrieve.add_argument("--json", action="store_true", help="print a JSON list")
     retrieve.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     commands.add_parser("models", parents=[common], help="assemble and verify the bundled model files")
+    ask = commands.add_parser("ask", parents=[common], help="answer one question with verified citations")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    commands.add_parser("chat", parents=[common], help="multi-turn chat in the terminal")
     return parser
 
 
@@ -71,7 +75,60 @@ def _run(args: argparse.Namespace, settings) -> int:
             for rank, item in enumerate(items, 1):
                 print(f"{rank}. [{item.score:.3f}] {item.source} {item.start}:{item.end}\n   {item.text}")
         return 0
-    raise AssertionError(args.command)
+    from rag.answer import Engine
+    from rag.llm import load_llm
+
+    pipeline.store.require_index()
+    engine = Engine(pipeline, load_llm(settings))
+    if args.command == "ask":
+        _ask(engine, args.question, [], as_json=args.json)
+        return 0
+    history: list[dict] = []
+    print("Ask about your documents (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("\nyou> ").strip()
+        except EOFError:
+            return 0
+        if not question:
+            return 0
+        try:
+            answer = _ask(engine, question, history, as_json=False)
+        except RagError as exc:  # a bad question should not end the chat
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
+
+
+def _ask(engine, question: str, history: list[dict], as_json: bool):
+    """Stream one answer to stdout (or print its JSON record) and return the final Answer."""
+    from rag.answer import Answer
+
+    for event in engine.stream(question, history):
+        if isinstance(event, Answer):
+            final = event
+        elif not as_json:
+            print(event, end="", flush=True)
+    if as_json:
+        print(json.dumps(final.record(), ensure_ascii=False))
+        return final
+    print()
+    if final.standalone_question != question:
+        print(f"(understood as: {final.standalone_question})")
+    if final.refused:
+        if final.draft:
+            print(f"-- withheld: {final.refusal_reason} --")
+        print(final.answer)
+        for item in final.evidence[:3]:
+            print(f"  - {item.source} {item.start}:{item.end}: \"{item.text}\"")
+    else:
+        for claim in final.claims:
+            if not claim.supported:
+                print(f"  (unsupported: {claim.sentence})")
+        for citation in final.citations:
+            print(f"[{citation.number}] {citation.source} {citation.start}:{citation.end}: \"{citation.quote}\"")
+        print(f"grounding: {sum(c.supported for c in final.claims)}/{len(final.claims)} sentences supported")
+    return final
 
 
 if __name__ == "__main__":
