@@ -45,8 +45,8 @@ class Settings(BaseSettings):
     max_tokens: int = Field(256, ge=16, le=4096)
 
     # chunking and retrieval (chosen by measurement, see README "Retrieval")
-    chunk_size: int = Field(256, ge=32, le=2048)  # tokens
-    chunk_overlap: int = Field(32, ge=0)
+    chunk_size: int = Field(128, ge=32, le=2048)  # tokens
+    chunk_overlap: int = Field(16, ge=0)
     top_k: int = Field(6, ge=1, le=100)  # chunks kept after fusion
     evidence_k: int = Field(5, ge=1, le=50)  # sentences handed to the answer step
 

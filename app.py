@@ -1,0 +1,189 @@
+"""The chat window: `python app.py` serves it on RAG_HOST:RAG_PORT (127.0.0.1:7860); build_demo() wires it.
+
+Example: demo = build_demo(Engine(pipeline, llm), settings); launch(demo, settings, prevent_thread_lock=True)
+         gradio_client.Client("http://127.0.0.1:7860").predict("Why was the February trip called off?",
+                                                               api_name="/chat")[-1] -> {"answer": ..., "citations": ...}
+Only layout and event wiring live here; answering, rendering, uploads and feedback are in rag/.
+"""
+
+
+import os
+import sys
+from html import escape
+from pathlib import Path
+from types import SimpleNamespace
+
+from rag.answer import Engine
+from rag.config import BUNDLED_MODELS, Settings, load_settings
+from rag.conversation import Conversation
+from rag.errors import BadInputError, RagError
+from rag.feedback import append_feedback
+from rag.readers import READERS
+from rag.render import EMPTY_PANEL, documents_table
+from rag.uploads import remove_document, save_upload
+from rag.warm import WarmEngines
+
+ASSETS = Path(__file__).resolve().parent / "rag"
+EXAMPLES = ["Why was the February trip called off?", "Who did Blinken meet in Beijing?",
+            "In which city did Wang Yi and Jake Sullivan hold talks in May 2023?"]
+ENGINE_SLOT = "engine"  # answers, uploads and removals share one queue slot: one at a time
+
+
+def build_demo(engine: Engine | WarmEngines, settings: Settings):
+    """The Gradio Blocks app around a ready Engine, or WarmEngines that load models in the background."""
+    import gradio as gr
+
+    engines = engine if isinstance(engine, WarmEngines) else WarmEngines.around(engine)
+    with gr.Blocks(title="Ask your documents", fill_height=True, analytics_enabled=False) as demo:
+        ui = _layout(gr, settings)
+        _wire(gr, demo, ui, engines, settings)
+    demo.queue(default_concurrency_limit=1, max_size=64)
+    return demo
+
+
+def _layout(gr, settings: Settings) -> SimpleNamespace:
+    ui = SimpleNamespace(conversation=gr.State(Conversation()))
+    with gr.Sidebar(label="Settings and documents", width=360):
+        ui.status = gr.HTML(_status_html("Starting…"), elem_id="status")
+        ui.timer = gr.Timer(1.0)
+        choices = list(dict.fromkeys([settings.model, *BUNDLED_MODELS]))
+        ui.model = gr.Radio(choices, value=settings.model, label="Model",
+                            info="default: 1.5B, better answers; fast: 0.5B, quicker")
+        ui.evidence_k = gr.Slider(1, 12, value=settings.evidence_k, step=1, label="Evidence passages")
+        ui.show_evidence = gr.Checkbox(True, label="Show the evidence panel")
+        gr.Markdown("### Documents")
+        ui.files = gr.File(file_count="multiple", file_types=sorted(READERS), label="Upload documents")
+        ui.index_log = gr.Textbox(label="Indexing", lines=2, max_lines=6, interactive=False)
+        ui.documents = gr.HTML(documents_table([]), label="documents")
+        with gr.Row():
+            ui.remove_choice = gr.Dropdown([], label="Remove a document", scale=3, allow_custom_value=True)
+            ui.remove = gr.Button("Remove", variant="stop", scale=1, min_width=80)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5):
+            ui.chatbot = gr.Chatbot(elem_id="chat", label="Chat", render_markdown=False, sanitize_html=True,
+                                    height="64vh", buttons=["copy"], feedback_options=("Like", "Dislike"),
+                                    placeholder="Ask a question about your documents.")
+            with gr.Row():
+                ui.question = gr.Textbox(placeholder="Ask about your documents…", label="question", show_label=False, scale=6,
+                                         elem_id="question", max_length=2000)
+                ui.send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="send")
+                ui.new_chat = gr.Button("New chat", scale=1, min_width=80, elem_id="new-chat")
+            gr.Examples(EXAMPLES, inputs=ui.question, label="Examples")
+        with gr.Column(scale=4) as ui.evidence_column:
+            gr.Markdown("### Evidence")
+            ui.evidence = gr.HTML(EMPTY_PANEL, label="evidence", elem_id="evidence", js_on_load=None)
+            ui.record = gr.JSON(label="record", visible=False)
+    return ui
+
+
+def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Settings) -> None:
+    pipeline, seeds = engines.pipeline, Path(settings.seeds_dir)
+
+    def chat(question: str, conversation: Conversation, model: str, evidence_k: float):
+        if not question.strip():
+            yield conversation.messages(), conversation.panels(), "", conversation, conversation.record()
+            return
+        for _ in conversation.ask(engines, question, model, int(evidence_k)):
+            yield conversation.messages(), conversation.panels(), "", conversation, conversation.record()
+
+    def new_chat():
+        return [], EMPTY_PANEL, "", Conversation(), {}
+
+    def rate(conversation: Conversation, like: gr.LikeData):
+        turn = conversation.turn_of_message(like.index if isinstance(like.index, int) else like.index[0])
+        if turn is not None:
+            rating = {True: "up", False: "down"}.get(like.liked, str(like.liked))
+            append_feedback(Path(settings.data_dir), turn.question, turn.answer, rating, shown=turn.error)
+            gr.Info("Thanks: your rating was saved.")
+
+    def documents():
+        rows = sorted((r.source, r.kind, r.chunks) for r in pipeline.store.manifest().values())
+        return documents_table(rows), gr.Dropdown(choices=[row[0] for row in rows], value=None)
+
+    def reindex(log: list[str], progress) -> None:
+        progress(0, desc="Indexing")
+        try:
+            with engines.busy:
+                log.append(pipeline.index(progress=True).describe())
+        except RagError as exc:
+            log.append(f"indexing failed: {exc}")
+
+    def upload(paths: list[str] | None, progress=gr.Progress(track_tqdm=True)):
+        log: list[str] = []
+        for path in map(Path, paths or []):
+            try:
+                log.append(f"saved {save_upload(path, path.name, seeds, settings.upload_max_mb).name}")
+            except (BadInputError, OSError) as exc:
+                log.append(f"rejected {exc}")
+        if any(line.startswith("saved") for line in log):
+            reindex(log, progress)
+        return *documents(), "\n".join(log), None
+
+    def remove(source: str | None, progress=gr.Progress(track_tqdm=True)):
+        log: list[str] = []
+        try:
+            remove_document(source or "", seeds, set(pipeline.store.manifest()))
+            log.append(f"removed {source}")
+            reindex(log, progress)
+        except BadInputError as exc:
+            log.append(str(exc))
+        return *documents(), "\n".join(log)
+
+    def status(model: str):
+        return _status_html(engines.status(model)), gr.Timer(active=engines.loading() or not engines.ready(model))
+
+    def switch_model(model: str):
+        engines.start(model)
+        return status(model)
+
+    chat_outputs = [ui.chatbot, ui.evidence, ui.question, ui.conversation, ui.record]
+    gr.on([ui.question.submit, ui.send.click], chat, [ui.question, ui.conversation, ui.model, ui.evidence_k],
+          chat_outputs, api_name="chat", concurrency_id=ENGINE_SLOT, concurrency_limit=1)
+    ui.new_chat.click(new_chat, None, chat_outputs, api_name="new_chat", queue=False)
+    ui.chatbot.clear(new_chat, None, chat_outputs, api_visibility="private", queue=False)
+    ui.chatbot.like(rate, ui.conversation, None, api_visibility="private", queue=False)
+    doc_outputs = [ui.documents, ui.remove_choice, ui.index_log]
+    ui.files.upload(upload, ui.files, [*doc_outputs, ui.files], api_name="upload", concurrency_id=ENGINE_SLOT)
+    ui.remove.click(remove, ui.remove_choice, doc_outputs, api_name="remove", concurrency_id=ENGINE_SLOT)
+    ui.timer.tick(status, ui.model, [ui.status, ui.timer], api_visibility="private", queue=False)
+    ui.model.change(switch_model, ui.model, [ui.status, ui.timer], api_visibility="private", queue=False)
+    ui.show_evidence.change(lambda show: gr.Column(visible=show), ui.show_evidence, ui.evidence_column,
+                            api_visibility="private", queue=False)
+    demo.load(documents, None, [ui.documents, ui.remove_choice], api_visibility="private", queue=False)
+
+
+def _status_html(text: str) -> str:
+    return f"<span>{escape(text)}</span>"
+
+
+def launch(demo, settings: Settings, **extra):
+    """Serve the app with the safe defaults: settings.host only, no share link, optional login."""
+    import gradio as gr
+
+    auth = tuple(settings.auth.split(":", 1)) if settings.auth else None
+    options = dict(server_name=settings.host, server_port=settings.port, share=False, auth=auth,
+                   max_file_size=f"{settings.upload_max_mb}mb", ssr_mode=False, mcp_server=False, pwa=False,
+                   enable_monitoring=False, footer_links=["api"], theme=gr.themes.Soft(),
+                   css=(ASSETS / "ui.css").read_text(), head=f"<script>{(ASSETS / 'ui.js').read_text()}</script>")
+    return demo.launch(**{**options, **extra})
+
+
+def main() -> int:
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no calls home at start
+    try:
+        settings = load_settings()
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    from rag.pipeline import Pipeline
+
+    engines = WarmEngines(Pipeline(settings))
+    demo = build_demo(engines, settings)
+    launch(demo, settings, prevent_thread_lock=True)
+    engines.start(settings.model, index_first=True)  # after the window is up: it shows the progress
+    demo.block_thread()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

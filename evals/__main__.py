@@ -1,0 +1,168 @@
+"""`python -m evals`: answer (or only retrieve) every eval question, score it, write a report, gate regressions.
+
+Example: python -m evals --model fast --ids evals/subset_ci.txt --pipeline both --check
+  -> evals/out/{results.jsonl, summary.json, report.md, report.html, *.png}; exit 2 if a gated figure regressed
+Errors a user can fix print as one line (exit 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from evals import gate, plots, report
+from evals.dataset import Item, gold_spans, load_items
+from evals.run import answer_records, document_texts, engine_ask, retrieval_records
+from evals.summary import summarise_answers, summarise_retrieval
+from rag.errors import BadInputError, RagError
+
+HERE = Path(__file__).resolve().parent
+PIPELINES = {"ours": ["ours"], "baseline": ["baseline"], "both": ["ours", "baseline"]}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evals", description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, default=HERE / "qa.jsonl", help="eval set, JSON lines")
+    parser.add_argument("--out", type=Path, default=HERE / "out", help="folder for results and reports")
+    parser.add_argument("--model", help="default | fast | http(s) URL of an OpenAI-compatible server (RAG_MODEL)")
+    parser.add_argument("--limit", type=int, help="only the first N selected items")
+    parser.add_argument("--ids", help="comma-separated item ids, or a file with one id per line")
+    parser.add_argument("--pipeline", choices=list(PIPELINES), default="ours")
+    parser.add_argument("--retrieval-only", action="store_true", help="retrieval metrics only, no generation")
+    parser.add_argument("--check", action="store_true", help="exit 2 if a figure regressed beyond its tolerance")
+    parser.add_argument("--save-baseline", action="store_true", help="store this run's figures as the gate's reference")
+    parser.add_argument("--baseline-file", type=Path, default=HERE / "baseline.json")
+    parser.add_argument("--seeds-dir", help="documents folder (RAG_SEEDS_DIR)")
+    parser.add_argument("--index-dir", help="index folder (RAG_INDEX_DIR)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def select(items: list[Item], ids: str | None, limit: int | None) -> tuple[list[Item], str]:
+    """The items to run and a name for the selection (part of the gate key)."""
+    selection = "all"
+    if ids:
+        path = Path(ids)
+        wanted = path.read_text().split() if path.is_file() else [i.strip() for i in ids.split(",") if i.strip()]
+        selection = path.stem if path.is_file() else "ids:" + ",".join(wanted)
+        known = {item.id for item in items}
+        if missing := [i for i in wanted if i not in known]:
+            raise BadInputError(f"ids not in the eval set: {', '.join(missing)}")
+        items = [item for item in items if item.id in set(wanted)]
+    if limit is not None:
+        if limit < 1:
+            raise BadInputError("--limit must be at least 1")
+        items, selection = items[:limit], f"{selection}-first{limit}"
+    if not items:
+        raise BadInputError("no eval items selected")
+    return items, selection
+
+
+def run_answers(args, settings, pipeline, items: list[Item]) -> dict[str, list[dict]]:
+    """Each requested pipeline over the same items, one at a time (one model in memory at a time)."""
+    records: dict[str, list[dict]] = {}
+    for name in PIPELINES[args.pipeline]:
+        if name == "ours":
+            from rag.answer import Engine
+            from rag.llm import load_llm
+
+            ask = engine_ask(Engine(pipeline, load_llm(settings)))
+        else:
+            from evals.baseline import StarterPipeline
+
+            ask = StarterPipeline(settings, pipeline.embedder).ask
+        records[name] = list(answer_records(ask, items, name, progress=not args.quiet))
+        del ask
+        gc.collect()  # frees the llama.cpp model before the next pipeline loads its own
+    return records
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args, "python -m evals " + " ".join(argv))
+    except (RagError, ValueError, OSError) as exc:  # ValueError: a bad dataset line; OSError: unreadable paths
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args, command: str) -> int:
+    from rag.config import load_settings
+    from rag.pipeline import Pipeline
+
+    settings = load_settings(model=args.model, seeds_dir=args.seeds_dir, index_dir=args.index_dir)
+    items, selection = select(load_items(args.dataset), args.ids, args.limit)
+    args.out.mkdir(parents=True, exist_ok=True)
+    began, started = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
+    pipeline = Pipeline(settings)
+    pipeline.index(progress=not args.quiet)
+    if args.retrieval_only:
+        from rag.answer import MIN_EVIDENCE_SCORE
+
+        records = {"ours": list(retrieval_records(pipeline, items, settings.evidence_k, progress=not args.quiet))}
+        spans = {item.id: gold_spans(item, settings.seeds_dir) for item in items}
+        summaries = {"ours": summarise_retrieval(items, records["ours"], spans, MIN_EVIDENCE_SCORE)}
+        figures = plots.retrieval_plots(summaries["ours"], args.out)
+    else:
+        records = run_answers(args, settings, pipeline, items)
+        texts = document_texts([r for rs in records.values() for r in rs], settings.seeds_dir)
+        summaries = {name: summarise_answers(items, rs, texts) for name, rs in records.items()}
+        figures = plots.answer_plots(summaries, args.out)
+    run = {"dataset": str(args.dataset), "selection": selection, "n_items": len(items), "model": settings.model,
+           "pipelines": list(records), "retrieval_only": args.retrieval_only, "started": started,
+           "seconds": time.perf_counter() - began, "command": command,
+           "settings": settings.model_dump(include={"chunk_size", "chunk_overlap", "top_k", "evidence_k", "n_threads",
+                                                    "n_ctx", "max_tokens"})}
+    keys = {name: gate.gate_key(args.retrieval_only, name, settings.model, args.dataset, selection) for name in records}
+    write_outputs(args.out, run, records, summaries, keys)
+    if args.retrieval_only:
+        blocks = report.retrieval_report(run, summaries["ours"], records["ours"], items, figures)
+    else:
+        blocks = report.answer_report(run, summaries, records, items, figures)
+    report.write_reports(args.out, blocks)
+    overalls = {name: s["overall"] for name, s in summaries.items()}
+    print(headline(overalls, args.out))
+    if args.save_baseline:
+        stored = {name: key for name, key in keys.items() if name == "ours"} or keys  # the baseline is not gated
+        gate.save(overalls, stored, args.baseline_file, command)
+        print(f"stored figures in {args.baseline_file}")
+    if args.check:
+        failures = gate.check(overalls, keys, args.baseline_file)
+        for failure in failures:
+            print(f"REGRESSION {failure}", file=sys.stderr)
+        print("gate: " + ("FAILED" if failures else "passed"))
+        return 2 if failures else 0
+    return 0
+
+
+def write_outputs(out: Path, run: dict, records: dict, summaries: dict, keys: dict) -> None:
+    with (out / "results.jsonl").open("w", encoding="utf-8") as handle:
+        for rs in records.values():
+            for record in rs:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    summary = {"run": run, "gate_keys": keys,
+               "pipelines": {name: {"overall": s["overall"], "by_type": s["by_type"]} for name, s in summaries.items()}}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def headline(overalls: dict, out: Path) -> str:
+    keys = ("n", "accuracy", "answer_accuracy", "refusal_rate", "false_refusal_rate", "crag_score", "quote_exactness",
+            "hit@1", "hit@5", "mrr", "evidence_hit", "ttft_p50_s", "total_p50_s", "retrieval_p50_s")
+    lines = []
+    for name, figures in overalls.items():
+        shown = [f"{k} {report.fmt(figures[k])}" for k in keys if k in figures]
+        lines.append(f"{name}: " + ", ".join(shown))
+    return "\n".join(lines) + f"\nreport: {out / 'report.html'}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

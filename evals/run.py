@@ -1,0 +1,74 @@
+"""Run the eval items through a pipeline and yield one JSON record per item.
+
+Example: for record in answer_records(engine.ask, items): print(record["id"], record["refused"])
+  -> q001 False ...   (the `python -m rag ask --json` record plus id, question, type, pipeline)
+retrieval_records() is the no-LLM pass: the chunks' sources and the evidence sentences for each question.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from evals.dataset import Item, retrieval_query
+from rag.errors import RagError
+from rag.evidence import select_evidence
+from rag.readers import read_document
+
+
+def _tagged(item: Item, pipeline: str, record: dict) -> dict:
+    return {"id": item.id, "question": item.question, "type": item.type, "pipeline": pipeline, **record}
+
+
+def answer_records(ask: Callable[[str, list[dict]], dict], items: Sequence[Item], pipeline: str = "ours",
+                   progress: bool = True) -> Iterator[dict]:
+    """ask(question, history) -> record for each item; a RagError (bad input, backend down for one question)
+    becomes a record with "error" set, scored as a wrong answer, rather than ending the run."""
+    from tqdm import tqdm
+
+    for item in tqdm(items, desc=pipeline, unit="q", disable=not progress):
+        began = time.perf_counter()
+        try:
+            record = ask(item.question, item.history)
+        except RagError as exc:
+            record = {"answer": "", "refused": False, "citations": [], "retrieved": [], "error": str(exc),
+                      "total_s": round(time.perf_counter() - began, 3), "ttft_s": None}
+        yield _tagged(item, pipeline, record)
+
+
+def engine_ask(engine) -> Callable[[str, list[dict]], dict]:
+    """Our engine as an ask() function: its record plus, for a refusal, why and the withheld draft (for the report)."""
+    def ask(question: str, history: list[dict]) -> dict:
+        answer = engine.ask(question, history)
+        return {**answer.record(), "refusal_reason": answer.refusal_reason, "draft": answer.draft or None}
+
+    return ask
+
+
+def retrieval_records(pipeline, items: Sequence[Item], k: int, progress: bool = True) -> Iterator[dict]:
+    """Hybrid chunk retrieval plus evidence selection for each item's retrieval query (no LLM: a follow-up is
+    joined to its last user turn, see evals.dataset.retrieval_query)."""
+    from tqdm import tqdm
+
+    for item in tqdm(items, desc="retrieval", unit="q", disable=not progress):
+        query = retrieval_query(item)
+        began = time.perf_counter()
+        chunks = pipeline.retriever.retrieve(query, mode="hybrid")
+        evidence = select_evidence(query, chunks, pipeline.sentence_vectors, k)
+        seconds = time.perf_counter() - began
+        yield _tagged(item, "ours", {
+            "query": query, "retrieved": list(dict.fromkeys(c.node.metadata["source"] for c in chunks)),
+            "evidence": [e.public() for e in evidence], "retrieval_s": round(seconds, 4)})
+
+
+def document_texts(records: Sequence[dict], seeds_dir: Path) -> dict[str, str]:
+    """source -> the text its citation offsets index (the file as read; extracted text for html/pdf/docx)."""
+    texts: dict[str, str] = {}
+    for source in {c["source"] for r in records for c in r.get("citations") or []}:
+        path = Path(seeds_dir) / source
+        try:
+            texts[source] = read_document(path).text
+        except (RagError, OSError):
+            continue  # a quote into a missing file cannot be exact; quote_is_exact() reports it as such
+    return texts

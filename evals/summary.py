@@ -1,0 +1,129 @@
+"""Score each result record against its eval item, then aggregate the scores overall and per question type.
+
+Example: summarise_answers(items, records, texts)["overall"] ->
+  {"n": 16, "accuracy": 0.625, "accuracy_ci": [0.386, 0.815], "refusal_rate": 1.0, "crag_score": 0.375, ...}
+Accuracy counts an answerable item right when the answer contains a gold answer (and was not refused), and an
+unanswerable item right when it was refused; answer_accuracy is the first half alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from evals import metrics as m
+from evals.dataset import Item
+
+HIT_KS = (1, 3, 5)
+
+
+def score_answer(item: Item, record: Mapping, texts: Mapping[str, str]) -> dict:
+    """Per-item scores of one answer record (see evals.metrics for each figure)."""
+    refused = bool(record.get("refused"))
+    answered = item.answerable and not refused
+    correct = answered and m.contains_answer(record.get("answer") or "", item.answers)
+    citations = record.get("citations") or []
+    cited = [c.get("source") for c in citations]
+    retrieved = record.get("retrieved") or []
+    return {
+        "id": item.id, "type": item.type, "answerable": item.answerable, "refused": refused, "correct": correct,
+        "accurate": correct if item.answerable else refused,
+        "f1": (m.token_f1(record.get("answer") or "", item.answers) if answered else 0.0) if item.answerable else None,
+        "crag": m.crag_score(item.answerable, correct, refused),
+        "citation_precision": m.citation_precision(cited, item.sources) if answered else None,
+        "citation_recall": m.citation_recall(cited, item.sources) if answered else None,
+        "quotes_exact": [m.quote_is_exact(c, texts) for c in citations],
+        "grounding": record.get("grounding") if not refused else None,
+        **{f"hit@{k}": m.hit_at_k(retrieved, item.sources, k) if item.answerable else None for k in HIT_KS},
+        "rr": m.reciprocal_rank(retrieved, item.sources) if item.answerable else None,
+        "ttft_s": record.get("ttft_s"), "total_s": record.get("total_s"), "prompt_tokens": record.get("prompt_tokens"),
+        "error": bool(record.get("error")),
+    }
+
+
+def _proportion(out: dict, name: str, flags: Sequence[bool]) -> None:
+    out[name] = m.rate(flags)
+    out[name + "_ci"] = list(m.wilson_interval(sum(flags), len(flags))) if flags else None
+
+
+def aggregate_answers(scores: Sequence[Mapping]) -> dict:
+    """The answer-pass figures of a group of scored items."""
+    answerable = [s for s in scores if s["answerable"]]
+    unanswerable = [s for s in scores if not s["answerable"]]
+    out: dict = {"n": len(scores), "n_answerable": len(answerable), "n_unanswerable": len(unanswerable)}
+    _proportion(out, "accuracy", [s["accurate"] for s in scores])
+    _proportion(out, "answer_accuracy", [s["correct"] for s in answerable])
+    out["token_f1"] = m.mean(s["f1"] for s in answerable)
+    _proportion(out, "refusal_rate", [s["refused"] for s in unanswerable])
+    _proportion(out, "false_refusal_rate", [s["refused"] for s in answerable])
+    out["crag_score"] = m.mean(s["crag"] for s in scores)
+    out["citation_precision"] = m.mean(s["citation_precision"] for s in scores)
+    out["citation_recall"] = m.mean(s["citation_recall"] for s in scores)
+    quotes = [flag for s in scores for flag in s["quotes_exact"]]
+    out["citations"] = len(quotes)
+    out["quote_exactness"] = m.rate(quotes)
+    out["mean_grounding"] = m.mean(s["grounding"] for s in scores)
+    for k in HIT_KS:
+        out[f"hit@{k}"] = m.rate([s[f"hit@{k}"] for s in answerable])
+    out["mrr"] = m.mean(s["rr"] for s in answerable)
+    for name in ("ttft", "total"):
+        out[f"{name}_p50_s"] = m.percentile((s[f"{name}_s"] for s in scores), 0.5)
+        out[f"{name}_p95_s"] = m.percentile((s[f"{name}_s"] for s in scores), 0.95)
+    out["prompt_tokens_mean"] = m.mean(s["prompt_tokens"] for s in scores)
+    out["errors"] = sum(s["error"] for s in scores)
+    return out
+
+
+def overlaps(evidence: Mapping, spans: Sequence[tuple[str, int, int]]) -> bool:
+    """True when an evidence span shares characters with a gold quote span of the same source."""
+    return any(evidence["source"] == s and evidence["start"] < e and b < evidence["end"] for s, b, e in spans)
+
+
+def score_retrieval(item: Item, record: Mapping, spans: Sequence[tuple[str, int, int]], min_score: float) -> dict:
+    """Per-item retrieval scores: source hits, evidence overlap with a gold quote, and whether the engine's
+    evidence gate (best evidence score below min_score) would refuse before asking the model."""
+    retrieved, evidence = record.get("retrieved") or [], record.get("evidence") or []
+    return {
+        "id": item.id, "type": item.type, "answerable": item.answerable,
+        **{f"hit@{k}": m.hit_at_k(retrieved, item.sources, k) if item.answerable else None for k in HIT_KS},
+        "rr": m.reciprocal_rank(retrieved, item.sources) if item.answerable else None,
+        "evidence_hit": any(overlaps(e, spans) for e in evidence) if item.answerable else None,
+        "gated": not evidence or evidence[0]["score"] < min_score,
+        "retrieval_s": record.get("retrieval_s"),
+    }
+
+
+def aggregate_retrieval(scores: Sequence[Mapping]) -> dict:
+    """The retrieval-pass figures of a group of scored items (hit@k, MRR and evidence hit on answerable items)."""
+    answerable = [s for s in scores if s["answerable"]]
+    unanswerable = [s for s in scores if not s["answerable"]]
+    out: dict = {"n": len(scores), "n_answerable": len(answerable), "n_unanswerable": len(unanswerable)}
+    for k in HIT_KS:
+        _proportion(out, f"hit@{k}", [s[f"hit@{k}"] for s in answerable])
+    out["mrr"] = m.mean(s["rr"] for s in answerable)
+    _proportion(out, "evidence_hit", [s["evidence_hit"] for s in answerable])
+    _proportion(out, "gate_refusal_rate", [s["gated"] for s in unanswerable])
+    _proportion(out, "gate_false_refusal_rate", [s["gated"] for s in answerable])
+    out["retrieval_p50_s"] = m.percentile((s["retrieval_s"] for s in scores), 0.5)
+    out["retrieval_p95_s"] = m.percentile((s["retrieval_s"] for s in scores), 0.95)
+    return out
+
+
+def by_type(scores: Sequence[Mapping], aggregate) -> dict[str, dict]:
+    """aggregate() applied to each question type, in first-seen order."""
+    types = list(dict.fromkeys(s["type"] for s in scores))
+    return {t: aggregate([s for s in scores if s["type"] == t]) for t in types}
+
+
+def summarise_answers(items: Sequence[Item], records: Sequence[Mapping], texts: Mapping[str, str]) -> dict:
+    """{"overall": figures, "by_type": {type: figures}, "scores": per-item scores} for one pipeline's records."""
+    by_id = {item.id: item for item in items}
+    scores = [score_answer(by_id[r["id"]], r, texts) for r in records]
+    return {"overall": aggregate_answers(scores), "by_type": by_type(scores, aggregate_answers), "scores": scores}
+
+
+def summarise_retrieval(items: Sequence[Item], records: Sequence[Mapping],
+                        spans: Mapping[str, list], min_score: float) -> dict:
+    """The same shape as summarise_answers, for a retrieval-only pass (spans: item id -> gold quote spans)."""
+    by_id = {item.id: item for item in items}
+    scores = [score_retrieval(by_id[r["id"]], r, spans[r["id"]], min_score) for r in records]
+    return {"overall": aggregate_retrieval(scores), "by_type": by_type(scores, aggregate_retrieval), "scores": scores}

@@ -1,0 +1,109 @@
+"""One browser session's chat: its turns, the history the engine sees, and the HTML the window shows.
+
+Example: chat = Conversation(); for _ in chat.ask(engines, "Why was the February trip called off?", "fast", 5): ...
+  -> chat.turns[0].answer.citations[0].quote == "U.S. Secretary of State Antony Blinken will visit Beijing ..."
+     chat.messages() -> [{"role": "user", "content": "Why was ..."}, {"role": "assistant", "content": "<div ...>"}]
+Each turn is exactly two chat messages (question, answer), so message i belongs to turn i // 2.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html import escape
+
+from rag import render
+from rag.answer import Answer
+from rag.errors import RagError
+from rag.evidence import Evidence
+from rag.warm import WarmEngines
+
+PANELS_KEPT = 10  # evidence panels of the most recent answers kept in the page
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Turn:
+    question: str
+    message: str = ""  # the assistant message as shown (HTML)
+    panel: str = ""  # the evidence panel (HTML)
+    answer: Answer | None = None
+    error: str = ""  # what was shown instead of an answer
+
+
+@dataclass
+class Conversation:
+    turns: list[Turn] = field(default_factory=list)
+
+    def history(self) -> list[dict]:
+        """Earlier exchanges as the engine wants them (turns that ended in an error are left out)."""
+        pairs = [(t.question, t.answer.answer) for t in self.turns if t.answer is not None]
+        return [m for q, a in pairs for m in ({"role": "user", "content": q}, {"role": "assistant", "content": a})]
+
+    def messages(self) -> list[dict]:
+        return [m for t in self.turns for m in ({"role": "user", "content": escape(t.question)},
+                                                {"role": "assistant", "content": t.message})]
+
+    def panels(self) -> str:
+        """The evidence panels of recent answers; only the newest is visible until a citation asks for another."""
+        shown = [(n, t) for n, t in enumerate(self.turns) if t.panel][-PANELS_KEPT:]
+        newest = shown[-1][0] if shown else -1
+        return "".join(f'<section class="turn-panel" data-turn="{n}"{"" if n == newest else " hidden"}>'
+                       f"{t.panel}</section>" for n, t in shown) or render.EMPTY_PANEL
+
+    def record(self) -> dict:
+        """The newest turn as JSON: the engine's answer record, or the error shown instead."""
+        if not self.turns:
+            return {}
+        turn = self.turns[-1]
+        if turn.answer:
+            return turn.answer.record()
+        return {"question": turn.question, **({"error": turn.error} if turn.error else {})}
+
+    def turn_of_message(self, index: int) -> Turn | None:
+        number = index // 2
+        return self.turns[number] if 0 <= number < len(self.turns) else None
+
+    def ask(self, engines: WarmEngines, question: str, model: str, evidence_k: int | None) -> Iterator[None]:
+        """Add a turn and fill it in: yields after each visible change (waiting, each streamed piece, the result)."""
+        turn = Turn(question)
+        self.turns.append(turn)
+        number = len(self.turns) - 1
+        try:
+            if not engines.ready(model):
+                turn.message = render.notice_message(f"Loading model {model} (first answer only)…", "waiting")
+                yield
+            engine = engines.get(model)
+            turn.message = render.notice_message("Searching the documents…", "waiting")
+            yield
+            draft: list[str] = []
+            with engines.busy:
+                for event in engine.stream(question, self.history(), evidence_k):
+                    if isinstance(event, Answer):
+                        turn.answer = event
+                    else:
+                        draft.append(event)
+                        turn.message = render.streaming_message("".join(draft))
+                        yield
+        except RagError as exc:
+            turn.error = str(exc)
+            turn.message = render.notice_message(turn.error)
+            yield
+            return
+        except Exception:
+            log.exception("answering %r failed", question)
+            turn.error = "Something went wrong answering this; the server log has the details."
+            turn.message = render.notice_message(turn.error)
+            yield
+            return
+        turn.message = render.answer_message(turn.answer, question, number)
+        turn.panel = render.evidence_panel(turn.answer, question, number, lambda item: _document(engine, item))
+        yield
+
+
+def _document(engine, item: Evidence) -> str | None:
+    try:
+        return engine.pipeline.document_text(item)
+    except OSError:  # the document was removed since it was indexed
+        return None

@@ -1,0 +1,58 @@
+"""Documents added and removed from the chat window: checked, then written into (or deleted from) the documents folder.
+
+Example: save_upload(Path("/tmp/gradio/ab12/notes.txt"), "notes.txt", Path("seeds"), max_mb=20) -> Path("seeds/notes.txt")
+         safe_upload_name("../../evil.txt") -> BadInputError("../../evil.txt: a file name, not a path, please ...")
+The caller re-indexes afterwards; indexing is incremental, so only the new or changed file is embedded.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from rag.errors import BadInputError
+from rag.readers import READERS
+
+MAX_NAME_CHARS = 200
+
+
+def safe_upload_name(name: str) -> str:
+    """The name a file may be saved under in the documents folder; BadInputError says why a name is refused."""
+    if not name or len(name) > MAX_NAME_CHARS:
+        raise BadInputError(f"{name[:40]!r}: the file name must be 1 to {MAX_NAME_CHARS} characters")
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise BadInputError(f"{name}: a file name, not a path, please; rename the file and upload it again")
+    if name.startswith("."):
+        raise BadInputError(f"{name}: hidden files (name starting with '.') are not indexed; rename it")
+    if not all(ch.isprintable() for ch in name):
+        raise BadInputError(f"{name!r}: the file name has control characters; rename it")
+    suffix = Path(name).suffix.lower()
+    if suffix not in READERS:
+        raise BadInputError(f"{name}: unsupported type {suffix or '(none)'}; use one of {', '.join(sorted(READERS))}")
+    return name
+
+
+def save_upload(path: Path, name: str, folder: Path, max_mb: int) -> Path:
+    """Copy an uploaded file into the documents folder under its checked name (replacing a file of that name)."""
+    name = safe_upload_name(name)
+    size = path.stat().st_size
+    if size > max_mb * 2**20:
+        raise BadInputError(f"{name}: {size / 2**20:.1f} MB is over the {max_mb} MB upload limit (RAG_UPLOAD_MAX_MB)")
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    partial = folder / f".{name}.partial"  # hidden until complete, so an index run never reads half a file
+    shutil.copyfile(path, partial)
+    partial.replace(target)
+    return target
+
+
+def remove_document(source: str, folder: Path, indexed: set[str]) -> Path:
+    """Delete an indexed document's file from the documents folder (the caller re-indexes to drop its chunks)."""
+    if source not in indexed:
+        raise BadInputError(f"{source}: not in the index; pick a document from the list")
+    root = folder.resolve()
+    target = (folder / source).resolve()
+    if root not in target.parents:
+        raise BadInputError(f"{source}: is not inside the documents folder {folder}")
+    target.unlink(missing_ok=True)
+    return target

@@ -1,0 +1,42 @@
+"""The chat window served in-process for tests: a temp copy of seeds/, indexed with the real embedder, and the real
+Engine, on a free 127.0.0.1 port (shared by test_app.py and test_browser.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from conftest import SEEDS, make_settings
+
+from rag.answer import Engine
+from rag.pipeline import Pipeline
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before anything imports gradio
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serve_app(tmp: Path, llm, embedder, **overrides) -> Iterator[tuple[str, Pipeline]]:
+    """Yield (url, pipeline) of a running app over a fresh index of the seeds; close it afterwards."""
+    from app import build_demo, launch
+
+    shutil.copytree(SEEDS, tmp / "seeds")
+    settings = make_settings(tmp, model="fast", port=free_port(), **overrides)
+    pipeline = Pipeline(settings)
+    pipeline.__dict__["embedder"] = embedder
+    pipeline.index(progress=False)
+    demo = build_demo(Engine(pipeline, llm), settings)
+    _, url, _ = launch(demo, settings, prevent_thread_lock=True, quiet=True)
+    try:
+        yield url, pipeline
+    finally:
+        demo.close()

@@ -1,0 +1,143 @@
+"""The chat window: its safety checks and rendering, then the running app driven through gradio_client with the real
+index and the bundled fast model (marked llm)."""
+
+from __future__ import annotations
+
+import json
+from html import escape, unescape
+from pathlib import Path
+
+import pytest
+from app_server import serve_app
+
+from rag.errors import BadInputError
+from rag.feedback import append_feedback
+from rag.render import highlight, passage_html
+from rag.uploads import remove_document, safe_upload_name, save_upload
+
+
+@pytest.mark.parametrize("name", ["../../evil.txt", "/etc/passwd.txt", "..\\evil.txt", ".hidden.txt", "..",
+                                  "evil.exe", "notes", "bad\x00name.txt", "x" * 300 + ".txt"])
+def test_unsafe_or_unsupported_upload_names_are_refused(name):
+    with pytest.raises(BadInputError):
+        safe_upload_name(name)
+
+
+def test_supported_names_pass():
+    assert [safe_upload_name(n) for n in ("notes.md", "Report 2024.PDF", "a.docx")] == ["notes.md", "Report 2024.PDF",
+                                                                                         "a.docx"]
+
+
+def test_upload_over_the_size_limit_is_refused_and_not_saved(tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"a" * (2**20 + 1))
+    with pytest.raises(BadInputError, match="1 MB upload limit"):
+        save_upload(big, "big.txt", tmp_path / "docs", max_mb=1)
+    assert not (tmp_path / "docs" / "big.txt").exists()
+
+
+def test_remove_only_deletes_indexed_files_inside_the_folder(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("a")
+    (tmp_path / "secret.txt").write_text("keep")
+    with pytest.raises(BadInputError):
+        remove_document("../secret.txt", tmp_path / "docs", {"../secret.txt"})
+    with pytest.raises(BadInputError, match="not in the index"):
+        remove_document("b.txt", tmp_path / "docs", {"a.txt"})
+    remove_document("a.txt", tmp_path / "docs", {"a.txt"})
+    assert (tmp_path / "secret.txt").exists() and not (tmp_path / "docs" / "a.txt").exists()
+
+
+def test_highlight_escapes_markup_and_never_nests_marks():
+    html = highlight("<b>x</b> then <script>alert(1)</script>", [(0, 8, "1"), (4, 20, "2")])
+    assert html == ('<mark data-mark="1">&lt;b&gt;x&lt;/b&gt;</mark><mark data-mark="2"> then &lt;scrip</mark>'
+                    't&gt;alert(1)&lt;/script&gt;')
+
+
+def test_quote_is_shown_inside_its_surrounding_passage(seeded_pipeline):
+    item = seeded_pipeline.evidence("Why was the February trip called off?")[0]
+    document = seeded_pipeline.document_text(item)
+    html = passage_html(document, item, around=300)
+    before, after = html.split(f'<mark class="quote">{escape(item.text)}</mark>')
+    assert 0 < len(unescape(before)) <= 301 and 0 < len(unescape(after)) <= 301  # cut at a space, plus "…"
+
+
+def test_feedback_is_appended_as_json_lines(tmp_path):
+    append_feedback(tmp_path, "Q1?", None, "down", shown="an error")
+    append_feedback(tmp_path, "Q2?", None, "up")
+    lines = [json.loads(line) for line in (tmp_path / "feedback.jsonl").read_text().splitlines()]
+    assert [(r["question"], r["rating"]) for r in lines] == [("Q1?", "down"), ("Q2?", "up")]
+    assert set(lines[0]) == {"time", "question", "answer", "refused", "grounding", "citations", "rating"}
+
+
+# ---- the running app, through gradio_client -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, fast_llm, embedder):
+    with serve_app(tmp_path_factory.mktemp("app"), fast_llm, embedder) as running:
+        yield running
+
+
+def chat(client, question: str) -> tuple[str, str, dict]:
+    """Ask through the window's own chat event; returns (last assistant message HTML, evidence panel HTML, record)."""
+    messages, panel, _, record = client.predict(question, api_name="/chat")
+    return messages[-1]["content"][0]["text"], panel, record
+
+
+@pytest.mark.llm
+def test_ask_then_follow_up(app):
+    from gradio_client import Client
+
+    url, pipeline = app
+    client = Client(url, verbose=False)
+    message, panel, record = chat(client, "In which city did Wang Yi and Jake Sullivan hold talks in May 2023?")
+    assert not record["refused"] and "Vienna" in record["answer"]
+    assert record["citations"] and 'href="#cite-0-' in message and "sentences supported" in message
+    texts = {r.source: pipeline.store.document_text(r.file_hash) for r in pipeline.store.manifest().values()}
+    for citation in record["citations"]:
+        assert texts[citation["source"]][citation["start"]:citation["end"]] == citation["quote"]
+        assert '<mark data-mark="' in panel and citation["source"] in panel
+
+    message, panel, record = chat(client, "What did they talk about there?")
+    assert record["standalone_question"] != "What did they talk about there?"
+    assert any(name in record["standalone_question"] for name in ("Wang", "Sullivan", "Vienna"))
+    assert "Understood as:" in message
+
+
+@pytest.mark.llm
+def test_question_outside_the_documents_is_refused_with_closest_passages(app):
+    from gradio_client import Client
+
+    message, panel, record = chat(Client(app[0], verbose=False), "What is the capital of Australia?")
+    assert record["refused"] and record["citations"] == []
+    assert "The documents don't say." in message and "Canberra" not in message
+    assert "Closest passages found" in panel
+
+
+@pytest.mark.llm
+def test_bad_question_is_shown_in_the_chat(app):
+    from gradio_client import Client
+
+    message, _, record = chat(Client(app[0], verbose=False), "?!")
+    assert "no words" in record["error"] and 'class="notice error"' in message
+
+
+@pytest.mark.llm
+def test_upload_then_ask_about_it_then_remove(app, tmp_path):
+    from gradio_client import Client, handle_file
+
+    url, pipeline = app
+    client = Client(url, verbose=False)
+    notes = tmp_path / "zebra_notes.txt"
+    notes.write_text("Project notes.\n\nThe zebra project has the codename Marmalade. It was approved in March 2021 "
+                     "by the board of the Larkspur Institute.\n")
+    table, _, log, _ = client.predict([handle_file(str(notes))], api_name="/upload")
+    assert "saved zebra_notes.txt" in log and "1 added" in log and "zebra_notes.txt" in table
+
+    _, _, record = chat(client, "What is the codename of the zebra project?")
+    assert not record["refused"] and "Marmalade" in record["answer"]
+    assert {c["source"] for c in record["citations"]} == {"zebra_notes.txt"}
+
+    table, _, log = client.predict("zebra_notes.txt", api_name="/remove")
+    assert "1 removed" in log and "zebra_notes.txt" not in table
+    assert "zebra_notes.txt" not in pipeline.store.manifest()
+    assert not (Path(pipeline.settings.seeds_dir) / "zebra_notes.txt").exists()

@@ -1,0 +1,154 @@
+"""Incremental indexing against a real Chroma store in a temp folder, with the real embedder."""
+
+import io
+import json
+
+import pytest
+
+from rag.readers import read_document
+
+
+def count_embedded(pipeline, monkeypatch) -> list[int]:
+    """Record how many texts each embedding call receives during indexing."""
+    calls: list[int] = []
+    original = type(pipeline.embedder).get_text_embedding_batch
+
+    def spy(self, texts, **kwargs):
+        calls.append(len(texts))
+        return original(self, texts, **kwargs)
+
+    monkeypatch.setattr(type(pipeline.embedder), "get_text_embedding_batch", spy)
+    return calls
+
+
+def chunk_sources(pipeline) -> list[str]:
+    return sorted(m["source"] for m in pipeline.store.chunks.get(include=["metadatas"])["metadatas"])
+
+
+def test_add_modify_delete_and_rerun_embeds_nothing(fresh_pipeline, monkeypatch):
+    pipeline = fresh_pipeline()
+    seeds = pipeline.settings.seeds_dir
+    (seeds / "a.txt").write_text("Alpha is the first letter. It comes before beta.", encoding="utf-8")
+    (seeds / "b.md").write_text("# Beta\n\nBeta is the second letter of the Greek alphabet.", encoding="utf-8")
+    calls = count_embedded(pipeline, monkeypatch)
+
+    first = pipeline.index(progress=False)
+    assert (first.added, first.updated, first.removed, first.unchanged) == (2, 0, 0, 0)
+    n_chunks = pipeline.store.chunks.count()
+    assert n_chunks == first.chunks_added >= 2
+
+    calls.clear()
+    again = pipeline.index(progress=False)
+    assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, 2)
+    assert calls == [] and pipeline.store.chunks.count() == n_chunks
+
+    (seeds / "a.txt").write_text("Alpha changed. Gamma is the third letter.", encoding="utf-8")
+    (seeds / "b.md").unlink()
+    (seeds / "sub").mkdir()
+    (seeds / "sub" / "c.txt").write_text("Delta is the fourth letter.", encoding="utf-8")
+    changed = pipeline.index(progress=False)
+    assert (changed.added, changed.updated, changed.removed, changed.unchanged) == (1, 1, 1, 0)
+    assert sum(calls) == changed.chunks_added  # only the new and the changed file were embedded
+    assert chunk_sources(pipeline) == ["a.txt", "sub/c.txt"]
+    texts = [m for m in pipeline.store.chunks.get(include=["documents"])["documents"]]
+    assert not any("before beta" in t for t in texts), "the old version of a.txt is gone"
+    assert set(pipeline.store.manifest()) == {"a.txt", "sub/c.txt"}
+
+
+def test_unreadable_files_are_skipped_with_a_reason_while_the_rest_index(fresh_pipeline):
+    pipeline = fresh_pipeline()
+    seeds = pipeline.settings.seeds_dir
+    (seeds / "good.txt").write_text("Epsilon is the fifth letter.", encoding="utf-8")
+    (seeds / "binary.txt").write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
+    (seeds / "empty.txt").write_text("", encoding="utf-8")
+    (seeds / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    (seeds / "picture.png").write_bytes(b"\x89PNG\r\n")
+    summary = pipeline.index(progress=False)
+    assert summary.added == 1 and set(pipeline.store.manifest()) == {"good.txt"}
+    reasons = "\n".join(summary.skipped)
+    assert "binary.txt: looks like a binary file" in reasons
+    assert "empty.txt: contains no text" in reasons
+    assert "broken.pdf: cannot be parsed as pdf" in reasons
+    assert "picture.png: unsupported type .png" in reasons
+
+
+def test_latin1_text_is_read_with_a_warning_and_offsets_index_the_stored_text(fresh_pipeline):
+    pipeline = fresh_pipeline()
+    (pipeline.settings.seeds_dir / "latin.txt").write_bytes("Café crème costs 3 €uro.".encode("latin-1", "replace"))
+    summary = pipeline.index(progress=False)
+    assert summary.added == 1 and any("not valid UTF-8" in w for w in summary.warnings)
+    got = pipeline.store.chunks.get(include=["documents", "metadatas"])
+    stored = pipeline.store.document_text(got["metadatas"][0]["file_hash"])
+    meta = got["metadatas"][0]
+    assert stored[meta["start"]:meta["end"]] == got["documents"][0]
+
+
+def test_html_docx_pdf_are_extracted_and_stored(fresh_pipeline, tmp_path):
+    import docx
+
+    pipeline = fresh_pipeline()
+    seeds = pipeline.settings.seeds_dir
+    (seeds / "page.html").write_text("<html><script>alert(1)</script><p>Zeta is the sixth letter.</p></html>")
+    document = docx.Document()
+    document.add_paragraph("Eta is the seventh letter.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    (seeds / "letters.docx").write_bytes(buffer.getvalue())
+    pipeline.index(progress=False)
+    assert set(pipeline.store.manifest()) == {"page.html", "letters.docx"}
+    assert "alert" not in read_document(seeds / "page.html").text
+    for meta, text in zip(*[pipeline.store.chunks.get(include=["metadatas", "documents"])[k]
+                            for k in ("metadatas", "documents")]):
+        assert pipeline.store.document_text(meta["file_hash"])[meta["start"]:meta["end"]] == text
+
+
+def test_chunk_metadata_has_source_offsets_and_hashes(seeded_pipeline):
+    got = seeded_pipeline.store.chunks.get(include=["metadatas", "documents"])
+    seeds = seeded_pipeline.settings.seeds_dir
+    assert len({m["source"] for m in got["metadatas"]}) == 5
+    for meta, text in zip(got["metadatas"], got["documents"]):
+        assert {"source", "start", "end", "file_hash", "chunk_hash"} <= set(meta)
+        assert (seeds / meta["source"]).read_text(encoding="utf-8")[meta["start"]:meta["end"]] == text
+
+
+def test_crash_leftovers_are_repaired(fresh_pipeline):
+    pipeline = fresh_pipeline()
+    (pipeline.settings.seeds_dir / "a.txt").write_text("Theta is the eighth letter.", encoding="utf-8")
+    pipeline.index(progress=False)
+    # a crash after new chunks were added but before the file record was committed leaves orphans
+    pipeline.store.chunks.add(ids=["orphan"], embeddings=[[0.1] * 384], documents=["half-written"],
+                              metadatas=[{"source": "a.txt", "file_hash": "not-committed", "start": 0, "end": 5}])
+    pipeline.index(progress=False)
+    assert "orphan" not in pipeline.store.chunks.get(include=[])["ids"]
+
+
+def test_second_concurrent_index_run_fails_fast(fresh_pipeline):
+    from rag.errors import RagError
+    from rag.ingest import index_lock
+
+    pipeline = fresh_pipeline()
+    with index_lock(pipeline.settings.index_dir):
+        with pytest.raises(RagError, match="Another `index` run"):
+            pipeline.index(progress=False)
+
+
+def test_cli_index_prints_summary(tmp_path, capsys, monkeypatch):
+    from rag.__main__ import main
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "x.txt").write_text("Iota is the ninth letter.", encoding="utf-8")
+    code = main(["index", "--quiet", "--seeds-dir", str(tmp_path / "docs"), "--index-dir", str(tmp_path / "idx")])
+    assert code == 0
+    assert "1 added" in capsys.readouterr().out
+    code = main(["retrieve", "ninth letter", "--json", "--seeds-dir", str(tmp_path / "docs"),
+                 "--index-dir", str(tmp_path / "idx")])
+    items = json.loads(capsys.readouterr().out)
+    assert code == 0 and items[0]["text"] == "Iota is the ninth letter."
+
+
+def test_cli_bad_setting_is_one_line_without_traceback(capsys):
+    from rag.__main__ import main
+
+    assert main(["index", "--chunk-size", "zero"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: Bad setting chunk_size (RAG_CHUNK_SIZE)") and "Traceback" not in err

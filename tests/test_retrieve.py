@@ -1,0 +1,109 @@
+"""Retrieval on the real seed index: exact offsets, and the answer-bearing sentence in the top 5."""
+
+import json
+
+import pytest
+
+# (question, source, a phrase of the answer-bearing sentence). Paraphrases share few words with the text.
+QUESTIONS = [
+    ("Why was the February trip called off?", "003_a9c27a608b917622.txt", "weather balloon"),
+    # 002 calls the same balloon an "unmanned airship": either sentence answers it
+    ("Which airborne object derailed the earlier travel plan?", "003_a9c27a608b917622.txt|002_8021db30e1b12d23.txt",
+     "weather balloon|unmanned airship"),
+    ("Who was the ambassador at the basketball game in Shanghai?", "000_7e71d6686ee625e3.txt", "Nicholas Burns"),
+    ("On which dates in June were the Beijing meetings planned?", "001_a7080b2595b9d6d4.txt", "June 18-19"),
+    ("Who is the State Department spokesperson mentioned alongside Wang Wenbin?", "003_a9c27a608b917622.txt",
+     "Matthew Miller"),
+    ("How long had it been since a US secretary of state came to Beijing?",
+     "004_141d79a7cdd07eec.txt|002_8021db30e1b12d23.txt|002_8021db30e1b12d23.txt",
+     "five years|more than four years|Pompeo's tenure in October 2018"),
+    ("What distinction did Blinken draw instead of cutting ties entirely?", "004_141d79a7cdd07eec.txt", "de-risking"),
+    ("Which teams played in the game Blinken watched?", "000_7e71d6686ee625e3.txt", "Shanghai Sharks"),
+    ("Who invited Blinken for the April 2024 trip?", "000_7e71d6686ee625e3.txt", "at the invitation of"),
+    ("Which Chinese minister had a tense call with Blinken before the trip?", "001_a7080b2595b9d6d4.txt", "Qin Gang"),
+    ("How high did the Russian central bank push its key rate?", "002_8021db30e1b12d23.txt", "12%"),
+    ("Which social app hit one hundred million sign-ups?", "002_8021db30e1b12d23.txt", "Threads"),
+]
+
+
+def answers(item, source: str, phrase: str) -> bool:
+    """True when the evidence item is one of the acceptable answer sentences ("a|b" lists alternatives)."""
+    return any(item.source == s and p in item.text for s, p in zip(source.split("|"), phrase.split("|")))
+
+
+@pytest.mark.parametrize(("question", "source", "phrase"), QUESTIONS, ids=[q for q, _, _ in QUESTIONS])
+def test_answer_sentence_is_in_top_10_evidence(seeded_pipeline, question, source, phrase):
+    evidence = seeded_pipeline.evidence(question, k=10)
+    assert any(answers(item, source, phrase) for item in evidence), [e.text for e in evidence]
+
+
+def test_answer_sentence_is_in_top_5_for_at_least_11_of_12(seeded_pipeline):
+    # measured: 11/12; the miss is "cutting ties entirely" for "decoupling" (rank 8), a paraphrase MiniLM blurs
+    misses = [q for q, source, phrase in QUESTIONS
+              if not any(answers(item, source, phrase) for item in seeded_pipeline.evidence(q, k=5))]
+    assert len(misses) <= 1, misses
+
+
+def test_hybrid_finds_at_least_as_many_as_either_side(seeded_pipeline):
+    from rag.evidence import select_evidence
+
+    def hits(mode):
+        found = 0
+        for question, source, phrase in QUESTIONS:
+            chunks = seeded_pipeline.retriever.retrieve(question, mode=mode)
+            evidence = select_evidence(question, chunks, seeded_pipeline.sentence_vectors, 5)
+            found += any(answers(e, source, phrase) for e in evidence)
+        return found
+
+    assert hits("hybrid") >= max(hits("dense"), hits("bm25"))
+
+
+def test_every_evidence_item_is_an_exact_slice_of_its_file(seeded_pipeline):
+    seeds = seeded_pipeline.settings.seeds_dir
+    for question, _, _ in QUESTIONS:
+        for item in seeded_pipeline.evidence(question, k=10):
+            assert (seeds / item.source).read_text(encoding="utf-8")[item.start:item.end] == item.text
+    scores = [e.score for e in seeded_pipeline.evidence(QUESTIONS[0][0], k=10)]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_every_sentence_of_every_indexed_chunk_maps_back_exactly(seeded_pipeline):
+    from rag.chunking import sentence_spans
+
+    seeds = seeded_pipeline.settings.seeds_dir
+    got = seeded_pipeline.store.chunks.get(include=["metadatas", "documents"])
+    for meta, text in zip(got["metadatas"], got["documents"]):
+        original = (seeds / meta["source"]).read_text(encoding="utf-8")
+        for start, end in sentence_spans(text):
+            assert original[meta["start"] + start:meta["start"] + end] == text[start:end]
+
+
+def test_bm25_is_persisted_and_not_rebuilt_per_query(seeded_pipeline, monkeypatch):
+    import rag.keyword
+
+    seeded_pipeline.evidence("warm up", k=1)
+    monkeypatch.setattr(rag.keyword, "_build", lambda *a, **k: pytest.fail("BM25 rebuilt for a query"))
+    seeded_pipeline.retriever._bm25_version = None  # even a fresh process loads the persisted index
+    for question, _, _ in QUESTIONS[:3]:
+        seeded_pipeline.evidence(question, k=3)
+    stamp = seeded_pipeline.settings.index_dir / "bm25" / seeded_pipeline.settings.collection / "rag_version.json"
+    assert json.loads(stamp.read_text())["version"] == seeded_pipeline.store.version()
+
+
+def test_retrieve_cli_json(seeded_pipeline, capsys):
+    from rag.__main__ import main
+
+    settings = seeded_pipeline.settings
+    code = main(["retrieve", "Why was the February trip called off?", "--json", "--seeds-dir", str(settings.seeds_dir),
+                 "--index-dir", str(settings.index_dir)])
+    items = json.loads(capsys.readouterr().out)
+    assert code == 0 and set(items[0]) == {"source", "text", "start", "end", "score"}
+    first = items[0]
+    assert (settings.seeds_dir / first["source"]).read_text(encoding="utf-8")[first["start"]:first["end"]] == first["text"]
+
+
+def test_empty_index_says_what_to_do(fresh_pipeline):
+    from rag.errors import IndexMissingError
+
+    with pytest.raises(IndexMissingError, match="python -m rag index"):
+        fresh_pipeline().evidence("anything")
