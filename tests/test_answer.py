@@ -1,0 +1,124 @@
+"""The engine with a scripted fake LLM: parsing, verification, refusal and budget edge cases on real retrieval.
+
+Claims about answer quality are made with the real model in test_answer_llm.py, not here.
+"""
+
+import pytest
+
+from rag.answer import REFUSAL, Engine, clean_question
+from rag.errors import BadInputError
+
+QUESTION = "Why was the February trip called off?"
+
+
+class ScriptedLLM:
+    """Replies with the given text, in small pieces, whatever it is asked; records the prompts it saw."""
+
+    name = "scripted"
+
+    def __init__(self, *replies: str, context_window: int = 4096):
+        self.replies = list(replies)
+        self.context_window = context_window
+        self.prompts: list[list[dict]] = []
+
+    def count_tokens(self, messages):
+        return sum(len(m["content"].split()) + 6 for m in messages)
+
+    def stream(self, messages, max_tokens):
+        self.prompts.append(messages)
+        reply = self.replies.pop(0) if self.replies else ""
+        words = reply.split(" ")[:max_tokens]
+        for i, word in enumerate(words):
+            yield word if i == 0 else " " + word
+
+
+def balloon_passage(engine_evidence):
+    return next(n for n, e in enumerate(engine_evidence, 1) if "weather balloon" in e.text)
+
+
+@pytest.fixture
+def engine_for(seeded_pipeline):
+    def build(*replies, **kwargs):
+        return Engine(seeded_pipeline, ScriptedLLM(*replies, **kwargs))
+    return build
+
+
+def test_supported_answer_is_cited_with_verbatim_quotes(engine_for, seeded_pipeline):
+    evidence = seeded_pipeline.evidence(QUESTION)
+    n = balloon_passage(evidence)
+    answer = engine_for(f"It was called off after a Chinese weather balloon was spotted over U.S. airspace [{n}].").ask(QUESTION)
+    assert not answer.refused and answer.grounding == 1.0
+    assert answer.citations and answer.citations[0].number == n
+    seeds = seeded_pipeline.settings.seeds_dir
+    for c in answer.citations:
+        assert (seeds / c.source).read_text(encoding="utf-8")[c.start:c.end] == c.quote
+    record = answer.record()
+    assert set(record) == {"answer", "refused", "citations", "retrieved", "standalone_question", "grounding",
+                           "prompt_tokens", "ttft_s", "total_s"}
+    assert record["prompt_tokens"] > 0 and record["ttft_s"] is not None
+
+
+def test_no_markers_are_attributed_by_verification(engine_for):
+    answer = engine_for("It was called off after a Chinese weather balloon was spotted over U.S. airspace.").ask(QUESTION)
+    assert not answer.refused and answer.citations
+    assert "weather balloon" in answer.citations[0].quote
+
+
+def test_out_of_range_marker_is_dropped(engine_for):
+    answer = engine_for("It was called off after a Chinese weather balloon was spotted over U.S. airspace [7].").ask(
+        QUESTION, evidence_k=3)
+    assert "[7]" not in answer.answer
+    assert all(1 <= c.number <= 3 for c in answer.citations)
+
+
+def test_unsupported_answer_is_refused_with_closest_passages(engine_for):
+    answer = engine_for("Canberra is the capital of Australia [1].").ask(QUESTION)
+    assert answer.refused and answer.answer == REFUSAL
+    assert answer.draft.startswith("Canberra") and answer.evidence and answer.citations == []
+
+
+def test_empty_generation_is_a_refusal(engine_for):
+    answer = engine_for("").ask(QUESTION)
+    assert answer.refused and answer.refusal_reason == "empty generation"
+
+
+def test_generation_cut_by_max_tokens_keeps_only_verified_part(engine_for, seeded_pipeline):
+    n = balloon_passage(seeded_pipeline.evidence(QUESTION))
+    long_reply = f"It was called off after a Chinese weather balloon was spotted over U.S. airspace [{n}]. " + "and " * 400
+    answer = engine_for(long_reply).ask(QUESTION)
+    assert answer.citations and answer.citations[0].number == n
+    assert answer.answer.startswith("It was called off")
+
+
+def test_off_topic_question_is_refused_without_calling_the_model(engine_for):
+    engine = engine_for("Canberra [1].")
+    answer = engine.ask("What is the capital of Australia?")
+    assert answer.refused and engine.llm.prompts == []
+
+
+def test_budget_guard_drops_lowest_ranked_evidence(engine_for):
+    engine = engine_for("It was called off after a weather balloon was spotted.", context_window=420)
+    answer = engine.ask(QUESTION, evidence_k=10)
+    assert answer.dropped_evidence > 0 and len(answer.evidence) == 10 - answer.dropped_evidence
+    assert answer.prompt_tokens <= 420 - engine.settings.max_tokens
+
+
+def test_followup_is_rewritten_with_history(engine_for):
+    engine = engine_for("Why was Blinken's February 2023 trip to China called off?", "A weather balloon [1].")
+    history = [{"role": "user", "content": "Did Blinken go to China in February 2023?"},
+               {"role": "assistant", "content": "No, the trip was called off [1]."}]
+    answer = engine.ask("Why was that?", history)
+    assert answer.standalone_question == "Why was Blinken's February 2023 trip to China called off?"
+    assert "Did Blinken go to China" in engine.llm.prompts[0][1]["content"]
+
+
+@pytest.mark.parametrize(("question", "words"), [
+    ("", "empty"), ("   \n\t ", "empty"), ("?!?...", "no words"), ("x" * 20000, "20,000 characters"),
+])
+def test_bad_questions_get_a_clear_message(question, words):
+    with pytest.raises(BadInputError, match=words):
+        clean_question(question)
+
+
+def test_control_characters_are_removed():
+    assert clean_question("Who\x00 met\x1b Xi?") == "Who  met  Xi?"
