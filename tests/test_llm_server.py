@@ -25,19 +25,22 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server_url():
+def server_url(tmp_path_factory):
     port = free_port()
     model = gguf_path("fast", load_settings().cache_dir)
+    # llama.cpp logs tens of KB while loading: a file, not a pipe nobody reads, or the server blocks on a full pipe
+    log = (tmp_path_factory.mktemp("server") / "server.log").open("w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
          "--n_ctx", "4096", "--n_threads", "2", "--model_alias", "fast"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {process.stderr.read().decode()[-2000:]}")
+                log.seek(0)
+                pytest.fail(f"llama_cpp.server exited: {log.read()[-2000:]}")
             try:
                 urllib.request.urlopen(f"{url}/v1/models", timeout=2)
                 break
@@ -49,6 +52,7 @@ def server_url():
     finally:
         process.terminate()
         process.wait(timeout=30)
+        log.close()
 
 
 def test_url_backend_streams_a_cited_answer(server_url, seeded_pipeline):
