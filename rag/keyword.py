@@ -43,7 +43,7 @@ def load_bm25(store: ChunkStore, top_k: int):
     # persist into a fresh folder then swap it in, so a crash never leaves a stamp beside a half-written index
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    retriever.persist(str(partial))
+    retriever.persist(str(partial), show_progress=False)
     (partial / _STAMP).write_text(json.dumps({"version": version}))
     shutil.rmtree(folder, ignore_errors=True)
     partial.rename(folder)
