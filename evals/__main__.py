@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -103,6 +104,7 @@ def _run(args, command: str) -> int:
     items, selection = select(load_items(args.dataset), args.ids, args.limit)
     args.out.mkdir(parents=True, exist_ok=True)
     began, started = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
+    load_before = os.getloadavg()[0]  # timings on a shared CPU mean little without it
     pipeline = Pipeline(settings)
     pipeline.index(progress=not args.quiet)
     if args.retrieval_only:
@@ -120,6 +122,7 @@ def _run(args, command: str) -> int:
     run = {"dataset": str(args.dataset), "selection": selection, "n_items": len(items), "model": settings.model,
            "pipelines": list(records), "retrieval_only": args.retrieval_only, "started": started,
            "seconds": time.perf_counter() - began, "command": command,
+           "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
            "settings": settings.model_dump(include={"chunk_size", "chunk_overlap", "top_k", "evidence_k", "n_threads",
                                                     "n_ctx", "max_tokens"})}
     keys = {name: gate.gate_key(args.retrieval_only, name, settings.model, args.dataset, selection) for name in records}

@@ -80,7 +80,7 @@ def answer_plots(summaries: Mapping[str, Mapping], out_dir: Path) -> list[tuple[
     if len(summaries) > 1:
         _grouped_bars(out_dir / "ours_vs_baseline.png", list(HEADLINE),
                       {p: [s["overall"].get(k) for k in HEADLINE] for p, s in summaries.items()}, None,
-                      "value", "Ours vs baseline, same items, same model (CRAG score runs -1..1)", ylim=(-1.05, 1.05))
+                      "value", "Ours vs baseline: same items, same model (CRAG: -1..1)", ylim=(-1.05, 1.05))
         written.append(("ours_vs_baseline.png", "Ours vs baseline"))
     return written
 

@@ -207,4 +207,5 @@ def retrieval_report(run: Mapping, summary: Mapping, records: Sequence[Mapping],
 def describe(run: Mapping) -> str:
     model = "" if run["retrieval_only"] else f"model {run['model']}; "
     return (f"Dataset {run['dataset']} ({run['selection']}, {run['n_items']} items); {model}"
-            f"{run['started']}; {run['seconds']:.0f} s. Command: {run['command']}")
+            f"{run['started']}; {run['seconds']:.0f} s; load average {run.get('load_avg')} at start/end (latency is "
+            f"only comparable at similar load). Command: {run['command']}")
