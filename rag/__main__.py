@@ -1,4 +1,4 @@
-"""Command line: `python -m rag index | retrieve QUESTION | models`.
+"""Command line: `python -m rag index | retrieve QUESTION | ask QUESTION | chat | models`.
 
 Every RagError becomes one line on stderr and exit code 1; no traceback for problems a user can fix.
 """
@@ -12,18 +12,15 @@ import sys
 from rag.config import load_settings
 from rag.errors import RagError
 
-# flag -> Settings field; flags override RAG_* environment variables
-_SETTING_FLAGS = {
-    "--seeds-dir": ("seeds_dir", str), "--index-dir": ("index_dir", str), "--chroma-host": ("chroma_host", str),
-    "--chroma-port": ("chroma_port", str), "--model": ("model", str), "--chunk-size": ("chunk_size", str),
-    "--chunk-overlap": ("chunk_overlap", str), "--top-k": ("top_k", str), "--evidence-k": ("evidence_k", str),
-}
+# flags that override a Settings field (and its RAG_* variable); values are validated by Settings, not argparse
+_SETTING_FLAGS = ("seeds_dir", "index_dir", "chroma_host", "chroma_port", "model", "model_name", "chunk_size",
+                  "chunk_overlap", "top_k", "evidence_k")
 
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    for flag, (field, kind) in _SETTING_FLAGS.items():
-        common.add_argument(flag, dest=field, type=kind, default=None, help=f"overrides RAG_{field.upper()}")
+    for field in _SETTING_FLAGS:
+        common.add_argument("--" + field.replace("_", "-"), dest=field, default=None, help=f"overrides RAG_{field.upper()}")
     parser = argparse.ArgumentParser(prog="python -m rag", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     index = commands.add_parser("index", parents=[common], help="index new/changed documents, drop deleted ones")
@@ -43,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings(**{field: getattr(args, field) for field, _ in _SETTING_FLAGS.values()})
+        settings = load_settings(**{field: getattr(args, field) for field in _SETTING_FLAGS})
         return _run(args, settings)
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
