@@ -1,8 +1,8 @@
 """The chat window: `python app.py` serves it on RAG_HOST:RAG_PORT (127.0.0.1:7860); build_demo() wires it.
 
 Example: demo = build_demo(Engine(pipeline, llm), settings); launch(demo, settings, prevent_thread_lock=True)
-         gradio_client.Client("http://127.0.0.1:7860").predict("Why was the February trip called off?",
-                                                               api_name="/chat")[-1] -> {"answer": ..., "citations": ...}
+         Client("http://127.0.0.1:7860").predict("Why was the February trip called off?", api_name="/chat")[-1]
+           -> {"answer": "... weather balloon ... [1].", "refused": false, "citations": [...], ...}
 Only layout and event wiring live here; answering, rendering, uploads and feedback are in rag/.
 """
 
@@ -53,7 +53,7 @@ def _layout(gr, settings: Settings) -> SimpleNamespace:
         ui.show_evidence = gr.Checkbox(True, label="Show the evidence panel")
         gr.Markdown("### Documents")
         ui.files = gr.File(file_count="multiple", file_types=sorted(READERS), label="Upload documents")
-        ui.index_log = gr.Textbox(label="Indexing", lines=2, max_lines=6, interactive=False)
+        ui.index_log = gr.Textbox(label="Indexing", lines=2, max_lines=6, interactive=False, elem_id="index-log")
         ui.documents = gr.HTML(documents_table([]), label="documents")
         with gr.Row():
             ui.remove_choice = gr.Dropdown([], label="Remove a document", scale=3, allow_custom_value=True)
@@ -64,8 +64,8 @@ def _layout(gr, settings: Settings) -> SimpleNamespace:
                                     height="64vh", buttons=["copy"], feedback_options=("Like", "Dislike"),
                                     placeholder="Ask a question about your documents.")
             with gr.Row():
-                ui.question = gr.Textbox(placeholder="Ask about your documents…", label="question", show_label=False, scale=6,
-                                         elem_id="question", max_length=2000)
+                ui.question = gr.Textbox(placeholder="Ask about your documents…", label="question", show_label=False,
+                                         scale=6, elem_id="question", max_length=2000)
                 ui.send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="send")
                 ui.new_chat = gr.Button("New chat", scale=1, min_width=80, elem_id="new-chat")
             gr.Examples(EXAMPLES, inputs=ui.question, label="Examples")
@@ -78,6 +78,7 @@ def _layout(gr, settings: Settings) -> SimpleNamespace:
 
 def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Settings) -> None:
     pipeline, seeds = engines.pipeline, Path(settings.seeds_dir)
+    tracked = gr.Progress(track_tqdm=True)  # indexing reports through a tqdm bar; the window shows it
 
     def chat(question: str, conversation: Conversation, model: str, evidence_k: float):
         if not question.strip():
@@ -96,8 +97,11 @@ def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Setting
             append_feedback(Path(settings.data_dir), turn.question, turn.answer, rating, shown=turn.error)
             gr.Info("Thanks: your rating was saved.")
 
-    def documents():
-        rows = sorted((r.source, r.kind, r.chunks) for r in pipeline.store.manifest().values())
+    def indexed() -> list[tuple[str, str, int]]:
+        return sorted((r.source, r.kind, r.chunks) for r in pipeline.store.manifest().values())
+
+    def documents(rows: list | None = None):
+        rows = indexed() if rows is None else rows
         return documents_table(rows), gr.Dropdown(choices=[row[0] for row in rows], value=None)
 
     def reindex(log: list[str], progress) -> None:
@@ -108,7 +112,7 @@ def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Setting
         except RagError as exc:
             log.append(f"indexing failed: {exc}")
 
-    def upload(paths: list[str] | None, progress=gr.Progress(track_tqdm=True)):
+    def upload(paths: list[str] | None, progress=tracked):
         log: list[str] = []
         for path in map(Path, paths or []):
             try:
@@ -119,7 +123,7 @@ def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Setting
             reindex(log, progress)
         return *documents(), "\n".join(log), None
 
-    def remove(source: str | None, progress=gr.Progress(track_tqdm=True)):
+    def remove(source: str | None, progress=tracked):
         log: list[str] = []
         try:
             remove_document(source or "", seeds, set(pipeline.store.manifest()))
@@ -130,7 +134,10 @@ def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Setting
         return *documents(), "\n".join(log)
 
     def status(model: str):
-        return _status_html(engines.status(model)), gr.Timer(active=engines.loading() or not engines.ready(model))
+        """Polled every second while something loads; the document list is refreshed with it (start-up index)."""
+        rows = indexed()
+        line = f"{engines.status(model)} · {len(rows)} documents indexed"
+        return _status_html(line), gr.Timer(active=engines.loading()), *documents(rows)
 
     def switch_model(model: str):
         engines.start(model)
@@ -145,8 +152,10 @@ def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Setting
     doc_outputs = [ui.documents, ui.remove_choice, ui.index_log]
     ui.files.upload(upload, ui.files, [*doc_outputs, ui.files], api_name="upload", concurrency_id=ENGINE_SLOT)
     ui.remove.click(remove, ui.remove_choice, doc_outputs, api_name="remove", concurrency_id=ENGINE_SLOT)
-    ui.timer.tick(status, ui.model, [ui.status, ui.timer], api_visibility="private", queue=False)
-    ui.model.change(switch_model, ui.model, [ui.status, ui.timer], api_visibility="private", queue=False)
+    status_outputs = [ui.status, ui.timer, ui.documents, ui.remove_choice]
+    quiet = dict(api_visibility="private", queue=False, show_progress="hidden")
+    ui.timer.tick(status, ui.model, status_outputs, **quiet)
+    ui.model.change(switch_model, ui.model, status_outputs, **quiet)
     ui.show_evidence.change(lambda show: gr.Column(visible=show), ui.show_evidence, ui.evidence_column,
                             api_visibility="private", queue=False)
     demo.load(documents, None, [ui.documents, ui.remove_choice], api_visibility="private", queue=False)

@@ -113,8 +113,9 @@ def evidence_panel(answer: Answer, question: str, turn: int, read: Callable[[Evi
         items = [(f"p{n}", item) for n, item in enumerate(answer.evidence[:CLOSEST_SHOWN], 1)]
         title = "Closest passages found"
         reason = f'<p class="reason">Why: {escape(answer.refusal_reason or "no supported answer")}</p>'
-        if answer.draft:
-            reason += f'<details class="draft"><summary>What the model wrote (withheld)</summary>{escape(answer.draft)}</details>'
+        if answer.draft.strip():
+            reason += (f'<details class="draft"><summary>What the model wrote (withheld)</summary>'
+                       f"{escape(answer.draft)}</details>")
     else:
         by_number = {n: item for n, item in enumerate(answer.evidence, 1)}
         items = [(str(c.number), by_number[c.number]) for c in answer.citations if c.number in by_number]

@@ -17,6 +17,10 @@ document.addEventListener("click", (event) => {
   root.querySelectorAll("mark.active").forEach((m) => m.classList.remove("active"));
   if (mark) {
     mark.classList.add("active");
-    mark.scrollIntoView({ block: "center" });
+    // centre the quote inside the document box, then bring the box itself into view with as little page
+    // movement as possible (scrollIntoView on the mark would also scroll the chat off the screen)
+    const box = mark.closest(".doc-text");
+    box.scrollTop += mark.getBoundingClientRect().top - box.getBoundingClientRect().top - box.clientHeight / 3;
+    box.closest(".doc-view").scrollIntoView({ block: "nearest" });
   }
 }, true);

@@ -1,6 +1,6 @@
 """Documents added and removed from the chat window: checked, then written into (or deleted from) the documents folder.
 
-Example: save_upload(Path("/tmp/gradio/ab12/notes.txt"), "notes.txt", Path("seeds"), max_mb=20) -> Path("seeds/notes.txt")
+Example: save_upload(Path("/tmp/gradio/ab12/notes.txt"), "notes.txt", Path("seeds"), 20) -> Path("seeds/notes.txt")
          safe_upload_name("../../evil.txt") -> BadInputError("../../evil.txt: a file name, not a path, please ...")
 The caller re-indexes afterwards; indexing is incremental, so only the new or changed file is embedded.
 """

@@ -25,7 +25,7 @@ class WarmEngines:
         self.settings = pipeline.settings
         self.loader = loader or (lambda model: load_llm(self.settings.model_copy(update={"model": model})))
         self.busy = threading.Lock()
-        self.note = ""  # what the start-up work found (index summary or its error)
+        self.note = ""  # problems the start-up index found (skipped files, its error)
         self._engines: dict[str, Engine] = dict(loaded or {})
         self._errors: dict[str, str] = {}
         self._started: dict[str, float] = {}
@@ -49,13 +49,10 @@ class WarmEngines:
     def _load(self, model: str, index_first: bool) -> None:
         try:
             if index_first:
-                self._set_phase("Indexing documents…")
-                with self.busy:
-                    self.note = self.pipeline.index(progress=False).describe().splitlines()[0]
+                self._index()
             self._set_phase(f"Loading model {model}…")
             engine = Engine(self.pipeline, self.loader(model))
-            self._set_phase("Warming up retrieval…")
-            self.pipeline.retriever.dense  # noqa: B018 -- builds the retriever (and the embedder) now, not at question 1
+            self._warm_retrieval()
             with self._changed:
                 self._engines[model] = engine
         except RagError as exc:
@@ -69,6 +66,25 @@ class WarmEngines:
                 self._started.pop(model, None)
                 self._phase = ""
                 self._changed.notify_all()
+
+    def _index(self) -> None:
+        """Bring the index in line with the documents folder; a failure is reported but still lets the model load."""
+        self._set_phase("Indexing documents…")
+        try:
+            with self.busy:
+                summary = self.pipeline.index(progress=False)
+            self.note = "; ".join(summary.skipped + summary.warnings)
+        except RagError as exc:
+            self.note = f"indexing failed: {exc}"
+
+    def _warm_retrieval(self) -> None:
+        """One throw-away search, so the embedder, BM25 and Chroma are loaded before the first real question."""
+        self._set_phase("Warming up retrieval…")
+        try:
+            with self.busy:
+                self.pipeline.evidence("warm up")
+        except RagError:  # an empty index: the first upload builds it
+            pass
 
     def _set_phase(self, text: str) -> None:
         with self._changed:
