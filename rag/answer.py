@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from rag.chat import standalone_question
-from rag.cite import Citation, Claim, citations_for, grounding, split_markers, verify
+from rag.cite import Citation, Claim, citations_for, grounding, render_answer, split_markers, verify
 from rag.errors import BadInputError
 from rag.evidence import Evidence
 from rag.prompts import answer_messages
@@ -122,7 +122,7 @@ class Engine:
     def _judge(self, result: Answer, draft: str) -> None:
         """Cite and verify the draft; keep it as the answer only when the quotes support it."""
         result.draft = draft
-        text, claims = split_markers(draft, len(result.evidence))
+        _, claims = split_markers(draft, len(result.evidence))
         if not claims:
             result.refusal_reason = "empty generation"
             return
@@ -131,5 +131,5 @@ class Engine:
         if result.grounding < MIN_GROUNDING or not any(c.supported for c in result.claims):
             result.refusal_reason = f"only {sum(c.supported for c in result.claims)}/{len(result.claims)} sentences supported"
             return
-        result.answer, result.refused = text, False
+        result.answer, result.refused = render_answer(result.claims), False
         result.citations = citations_for(result.claims, result.evidence)

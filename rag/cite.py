@@ -142,3 +142,14 @@ def citations_for(claims: list[Claim], evidence: list[Evidence]) -> list[Citatio
     used = dict.fromkeys(n for claim in claims if claim.supported for n in claim.cited)
     return [Citation(n, evidence[n - 1].source, evidence[n - 1].text, evidence[n - 1].start, evidence[n - 1].end)
             for n in used]
+
+
+def render_answer(claims: list[Claim]) -> str:
+    """The answer text rebuilt from checked claims, each supported one carrying its verified passage numbers
+    (which may differ from the ones the model wrote): "Blinken met Xi [1]. He left on Monday [2]." """
+    parts = []
+    for claim in claims:
+        markers = "".join(f" [{n}]" for n in claim.cited) if claim.supported else ""
+        body, end = (claim.sentence[:-1], claim.sentence[-1]) if claim.sentence[-1:] in ".!?" else (claim.sentence, "")
+        parts.append(f"{body}{markers}{end}")
+    return " ".join(parts)

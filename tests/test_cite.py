@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.cite import citations_for, grounding, lexical_support, split_markers, verify
+from rag.cite import citations_for, grounding, lexical_support, render_answer, split_markers, verify
 from rag.evidence import Evidence
 
 EVIDENCE = [
@@ -85,3 +85,9 @@ def test_restating_the_question_is_not_support():
     assert lexical_support("Before the 2023 trip, the last visit was by Pompeo.", quote,
                            "Who visited before the 2023 trip?") == 1.0
     assert lexical_support("Pompeo visited in 2019.", quote, "Who visited before the 2023 trip?") == 0.0
+
+
+def test_answer_text_carries_the_verified_numbers():
+    claims = verify([("The trip was called off after a weather balloon was spotted.", (1,)),
+                     ("He ate Peking duck", (1,))], EVIDENCE, None)
+    assert render_answer(claims) == "The trip was called off after a weather balloon was spotted [2]. He ate Peking duck"
