@@ -36,11 +36,17 @@ def is_supported(path: Path) -> bool:
     return path.suffix.lower() in READERS
 
 
+def reader_kind(name: str) -> str:
+    """The reader for a file name ("a.PDF" -> "pdf"); BadInputError naming the accepted types if there is none."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in READERS:
+        raise BadInputError(f"{name}: unsupported type {suffix or '(none)'}; use one of {', '.join(sorted(READERS))}")
+    return READERS[suffix]
+
+
 def read_document(path: Path) -> DocumentText:
     """Read one file; raise BadInputError (what is wrong, what to do) when it cannot be used."""
-    kind = READERS.get(path.suffix.lower())
-    if kind is None:
-        raise BadInputError(f"{path.name}: unsupported type {path.suffix or '(none)'}; use one of {', '.join(sorted(READERS))}")
+    kind = reader_kind(path.name)
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:

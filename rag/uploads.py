@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from rag.errors import BadInputError
-from rag.readers import READERS
+from rag.readers import reader_kind
 
 MAX_NAME_CHARS = 200
 
@@ -26,9 +26,7 @@ def safe_upload_name(name: str) -> str:
         raise BadInputError(f"{name}: hidden files (name starting with '.') are not indexed; rename it")
     if not all(ch.isprintable() for ch in name):
         raise BadInputError(f"{name!r}: the file name has control characters; rename it")
-    suffix = Path(name).suffix.lower()
-    if suffix not in READERS:
-        raise BadInputError(f"{name}: unsupported type {suffix or '(none)'}; use one of {', '.join(sorted(READERS))}")
+    reader_kind(name)
     return name
 
 
