@@ -25,18 +25,32 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 
-# pip runs only when the requirement files changed since the last successful install
-stamp=.venv/.installed-$(cat requirements.txt "$requirements" | sha256sum | cut -c1-16)
+# llama.cpp is compiled here. GGML_NATIVE=OFF builds for AVX2/FMA/F16C (any x86-64 CPU since 2013) instead of
+# "whatever this CPU reports": a native build picked up AMX on a VM that reports it but does not enable it, and
+# every generation died with SIGSEGV. LLAVA (image input) is not used and saves a third of the compile time.
+export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF}"
+export HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
+
+# pip runs only when the requirement files or the build flags changed since the last successful install
+stamp=.venv/.installed-$( (cat requirements.txt "$requirements"; echo "$CMAKE_ARGS") | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "Installing packages into .venv (the first time compiles llama-cpp-python: 5-10 minutes on 2 cores)..."
   .venv/bin/python -m pip install -q --upgrade pip
   # torch first and pinned: otherwise sentence-transformers pulls a multi-GB CUDA build
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}" .venv/bin/python -m pip install -q -r "$requirements"
+  .venv/bin/python -m pip install -q -r "$requirements"
+  # a build that cannot run here (an older cached wheel, other flags) kills the process: rebuild it once, uncached
+  if ! .venv/bin/python -m rag models --check-generator; then
+    echo "The installed llama-cpp-python does not run on this CPU; rebuilding it with CMAKE_ARGS=$CMAKE_ARGS..."
+    .venv/bin/python -m pip install -q --no-cache-dir --force-reinstall --no-deps "$(grep -i '^llama-cpp-python' requirements.txt)"
+    .venv/bin/python -m rag models --check-generator || {
+      echo "start.sh: llama-cpp-python still does not run on this CPU; set CMAKE_ARGS (e.g. -DGGML_AVX2=OFF for a CPU without AVX2) and re-run" >&2
+      exit 1
+    }
+  fi
   touch "$stamp"
 fi
 
-export HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
 .venv/bin/python -m rag models
 .venv/bin/python -m rag index
 

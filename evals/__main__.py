@@ -18,7 +18,7 @@ from pathlib import Path
 
 from evals import gate, plots, report
 from evals.dataset import Item, gold_spans, load_items
-from evals.run import answer_records, document_texts, engine_ask, retrieval_records
+from evals.run import ProgressLog, answer_records, document_texts, engine_ask, log_name, retrieval_records
 from evals.summary import summarise_answers, summarise_retrieval
 from rag.errors import BadInputError, RagError
 
@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--baseline-file", type=Path, default=HERE / "baseline.json")
     parser.add_argument("--seeds-dir", help="documents folder (RAG_SEEDS_DIR)")
     parser.add_argument("--index-dir", help="index folder (RAG_INDEX_DIR)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted answer run in the same --out (same options): finished items are kept")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -67,7 +69,12 @@ def select(items: list[Item], ids: str | None, limit: int | None) -> tuple[list[
 def run_answers(args, settings, pipeline, items: list[Item]) -> dict[str, list[dict]]:
     """Each requested pipeline over the same items, one at a time (one model in memory at a time)."""
     records: dict[str, list[dict]] = {}
+    logs = {name: ProgressLog(args.out / f"progress-{name}-{log_name(settings.model)}.jsonl", resume=args.resume)
+            for name in PIPELINES[args.pipeline]}
     for name in PIPELINES[args.pipeline]:
+        if all(item.id in logs[name].done for item in items):  # resumed after this pipeline had finished
+            records[name] = [logs[name].done[item.id] for item in items]
+            continue
         if name == "ours":
             from rag.answer import Engine
             from rag.llm import load_llm
@@ -77,7 +84,7 @@ def run_answers(args, settings, pipeline, items: list[Item]) -> dict[str, list[d
             from evals.baseline import StarterPipeline
 
             ask = StarterPipeline(settings, pipeline.embedder).ask
-        records[name] = list(answer_records(ask, items, name, progress=not args.quiet))
+        records[name] = list(answer_records(ask, items, name, progress=not args.quiet, log=logs[name]))
         del ask
         gc.collect()  # frees the llama.cpp model before the next pipeline loads its own
     return records

@@ -7,6 +7,8 @@ retrieval_records() is the no-LLM pass: the chunks' sources and the evidence sen
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -21,20 +23,60 @@ def _tagged(item: Item, pipeline: str, record: dict) -> dict:
     return {"id": item.id, "question": item.question, "type": item.type, "pipeline": pipeline, **record}
 
 
+class ProgressLog:
+    """Each finished answer record, appended and flushed as it arrives, so a long run (the starter baseline takes
+    over a minute a question on 2 cores) that is interrupted keeps its work: `--resume` reads it back.
+
+    Example: log = ProgressLog(out / "progress-ours-default.jsonl", resume=True); log.done -> {"q001": {...}, ...}
+    """
+
+    def __init__(self, path: Path, resume: bool):
+        self.path = path
+        self.done: dict[str, dict] = {}
+        if resume and path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # the line being written when the run was killed
+                self.done[record["id"]] = record
+        # rewrite what was kept (dropping a torn last line), or start empty when not resuming
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.done.values()), encoding="utf-8")
+
+    def append(self, record: dict) -> None:
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.done[record["id"]] = record
+
+
+def log_name(model: str) -> str:
+    """A file-name-safe form of the model setting (default, fast or a server URL)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_") or "model"
+
+
 def answer_records(ask: Callable[[str, list[dict]], dict], items: Sequence[Item], pipeline: str = "ours",
-                   progress: bool = True) -> Iterator[dict]:
+                   progress: bool = True, log: ProgressLog | None = None) -> Iterator[dict]:
     """ask(question, history) -> record for each item; a RagError (bad input, backend down for one question)
-    becomes a record with "error" set, scored as a wrong answer, rather than ending the run."""
+    becomes a record with "error" set, scored as a wrong answer, rather than ending the run. With a log, items it
+    already holds are not asked again and each new record is appended to it as soon as it is made."""
     from tqdm import tqdm
 
-    for item in tqdm(items, desc=pipeline, unit="q", disable=not progress):
+    done = log.done if log else {}
+    todo = [item for item in items if item.id not in done]
+    answered: dict[str, dict] = {}
+    for item in tqdm(todo, desc=pipeline, unit="q", disable=not progress, initial=len(items) - len(todo),
+                     total=len(items)):
         began = time.perf_counter()
         try:
             record = ask(item.question, item.history)
         except RagError as exc:
             record = {"answer": "", "refused": False, "citations": [], "retrieved": [], "error": str(exc),
                       "total_s": round(time.perf_counter() - began, 3), "ttft_s": None}
-        yield _tagged(item, pipeline, record)
+        answered[item.id] = _tagged(item, pipeline, record)
+        if log:
+            log.append(answered[item.id])
+    for item in items:
+        yield done.get(item.id) or answered[item.id]
 
 
 def engine_ask(engine) -> Callable[[str, list[dict]], dict]:

@@ -29,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     retrieve.add_argument("question")
     retrieve.add_argument("--json", action="store_true", help="print a JSON list")
     retrieve.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
-    commands.add_parser("models", parents=[common], help="assemble and verify the bundled model files")
+    models = commands.add_parser("models", parents=[common], help="assemble and verify the bundled model files")
+    models.add_argument("--check-generator", action="store_true",
+                        help="also run the fast model over a few tokens (proves the llama.cpp build runs on this CPU)")
     ask = commands.add_parser("ask", parents=[common], help="answer one question with verified citations")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the result as one JSON line")
@@ -59,6 +61,10 @@ def _run(args: argparse.Namespace, settings) -> int:
         print(f"embeddings: {embedding_model_path()}")
         for choice in GGUF_MODELS:
             print(f"{choice}: {gguf_path(choice, settings.cache_dir)} (sha256 verified)")
+        if args.check_generator:
+            from rag.models import check_generator
+
+            print(f"generator: runs on this CPU ({check_generator(settings.cache_dir):.1f} s to load and evaluate)")
         return 0
     pipeline = Pipeline(settings)
     if args.command == "index":

@@ -155,3 +155,21 @@ def load_embedder(threads: int = 2):
     torch.set_num_threads(threads)
     return HuggingFaceEmbedding(model_name=str(embedding_model_path()), device="cpu", embed_batch_size=32)
 
+
+
+def check_generator(cache_dir: Path) -> float:
+    """Run the bundled fast model over a few tokens and return the seconds it took.
+
+    `start.sh` calls this (via `python -m rag models --check-generator`) in a child process after installing: a
+    llama.cpp build that uses instructions the machine refuses (seen here: a native build with AMX on a VM that
+    does not enable it) does not fail cleanly, it kills the process with SIGSEGV or SIGILL on the first
+    evaluation, so only running it tells.
+    """
+    import time
+
+    from llama_cpp import Llama
+
+    began = time.perf_counter()
+    llm = Llama(model_path=str(gguf_path("fast", cache_dir)), n_ctx=128, n_threads=1, verbose=False)
+    llm.eval(llm.tokenize(b"The quick brown fox jumps over the lazy dog."))
+    return time.perf_counter() - began

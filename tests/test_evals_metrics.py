@@ -18,6 +18,7 @@ from evals import gate, plots, report
 from evals import metrics as m
 from evals.baseline import cited_numbers, is_refusal
 from evals.dataset import Item
+from evals.run import ProgressLog, answer_records, log_name
 from evals.summary import summarise_answers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,6 +219,48 @@ def test_cli_check_exit_codes(tmp_path):
     saved["gates"]["k"]["figures"]["accuracy"] = 0.9
     path.write_text(json.dumps(saved))
     assert gate.check({"ours": STORED}, {"ours": "k"}, path)
+
+
+# ---- progress log and --resume ------------------------------------------------------------------------------------
+def _items(n: int) -> list[Item]:
+    return [Item(id=f"q{i:03d}", question=f"question {i}", answers=["x"], sources=["a.txt"], quotes=["x"],
+                 type="factoid", history=[]) for i in range(1, n + 1)]
+
+
+def test_interrupted_run_keeps_finished_items_and_resume_asks_only_the_rest(tmp_path):
+    items, asked = _items(5), []
+
+    def ask(question, history):
+        if question == "question 4":
+            raise KeyboardInterrupt  # the run is stopped while answering the fourth item
+        asked.append(question)
+        return {"answer": question.upper(), "refused": False, "citations": []}
+
+    log_path = tmp_path / "progress-ours-default.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        list(answer_records(ask, items, log=ProgressLog(log_path, resume=False), progress=False))
+    assert [json.loads(line)["id"] for line in log_path.read_text().splitlines()] == ["q001", "q002", "q003"]
+    with log_path.open("a") as handle:
+        handle.write('{"id": "q004", "answ')  # a record torn by a kill -9 is not kept
+
+    def ask_all(question, history):
+        asked.append(question)
+        return {"answer": question.upper(), "refused": False, "citations": []}
+
+    asked.clear()
+    resumed = list(answer_records(ask_all, items, log=ProgressLog(log_path, resume=True), progress=False))
+    assert asked == ["question 4", "question 5"]
+    assert [r["id"] for r in resumed] == ["q001", "q002", "q003", "q004", "q005"]
+    assert [r["answer"] for r in resumed] == [f"QUESTION {i}" for i in range(1, 6)]
+    assert len(log_path.read_text().splitlines()) == 5
+
+    list(answer_records(ask_all, items, log=ProgressLog(log_path, resume=False), progress=False))
+    assert len(asked) == 7  # without --resume every item is asked again
+
+
+def test_log_name_is_safe_for_a_server_url():
+    assert log_name("http://127.0.0.1:8080/v1") == "http_127.0.0.1_8080_v1"
+    assert log_name("default") == "default"
 
 
 # ---- end to end with the real fast model ---------------------------------------------------------------------------
