@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=HERE / "out", help="folder for results and reports")
     parser.add_argument("--model", help="default | fast | http(s) URL of an OpenAI-compatible server (RAG_MODEL)")
     parser.add_argument("--limit", type=int, help="only the first N selected items")
-    parser.add_argument("--ids", help="comma-separated item ids, or a file with one id per line")
+    parser.add_argument("--ids", help="comma-separated item ids, or a file with one id per line (run in that order)")
     parser.add_argument("--pipeline", choices=list(PIPELINES), default="ours")
     parser.add_argument("--retrieval-only", action="store_true", help="retrieval metrics only, no generation")
     parser.add_argument("--check", action="store_true", help="exit 2 if a figure regressed beyond its tolerance")
@@ -56,7 +56,8 @@ def select(items: list[Item], ids: str | None, limit: int | None) -> tuple[list[
         known = {item.id for item in items}
         if missing := [i for i in wanted if i not in known]:
             raise BadInputError(f"ids not in the eval set: {', '.join(missing)}")
-        items = [item for item in items if item.id in set(wanted)]
+        by_id = {item.id: item for item in items}
+        items = [by_id[i] for i in dict.fromkeys(wanted)]  # in the order given: a long run's first items can be a chosen sample
     if limit is not None:
         if limit < 1:
             raise BadInputError("--limit must be at least 1")

@@ -258,6 +258,19 @@ def test_interrupted_run_keeps_finished_items_and_resume_asks_only_the_rest(tmp_
     assert len(asked) == 7  # without --resume every item is asked again
 
 
+def test_ids_run_in_the_order_given_and_unknown_ids_are_an_error(tmp_path):
+    from evals.__main__ import select
+    from rag.errors import BadInputError
+
+    order = tmp_path / "order.txt"
+    order.write_text("q003\nq001\nq003\n")
+    chosen, name = select(_items(5), str(order), None)
+    assert [item.id for item in chosen] == ["q003", "q001"] and name == "order"
+    assert [item.id for item in select(_items(5), "q005,q002", 1)[0]] == ["q005"]
+    with pytest.raises(BadInputError, match="q009"):
+        select(_items(5), "q001,q009", None)
+
+
 def test_log_name_is_safe_for_a_server_url():
     assert log_name("http://127.0.0.1:8080/v1") == "http_127.0.0.1_8080_v1"
     assert log_name("default") == "default"
