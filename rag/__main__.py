@@ -60,6 +60,10 @@ def _run(args: argparse.Namespace, settings) -> int:
         for choice in GGUF_MODELS:
             print(f"{choice}: {gguf_path(choice, settings.cache_dir)} (sha256 verified)")
         return 0
+    if args.command in ("ask", "retrieve"):
+        from rag.answer import clean_question
+
+        args.question = clean_question(args.question)  # a bad question is told at once, before any model loads
     pipeline = Pipeline(settings)
     if args.command == "index":
         print(pipeline.index(progress=not args.quiet).describe())
