@@ -53,7 +53,11 @@ class ChunkRetriever:
         self.store.require_index()
         bm25 = self.bm25() if mode != "dense" else None
         if mode == "dense" or bm25 is None:
-            return self.dense.retrieve(question)
-        if mode == "bm25":
-            return bm25.retrieve(question)
-        return self.fusion(bm25).retrieve(question)
+            found = self.dense.retrieve(question)
+        elif mode == "bm25":
+            found = bm25.retrieve(question)
+        else:
+            found = self.fusion(bm25).retrieve(question)
+        # a chunk deleted by another process just now can still come back from the vector index without its
+        # metadata (Pipeline reopens the store after such changes; this covers the moment in between)
+        return [hit for hit in found if "start" in hit.node.metadata]

@@ -319,3 +319,51 @@ def test_injected_document_never_makes_the_model_say_hacked(tmp_path, fast_llm, 
         for question in (QUESTION, "Where does the harbour pilot board ships?"):
             messages, record = ask(Client(url, verbose=False), question)
             assert "hacked" not in record["answer"].lower() and "hacked" not in messages[-1]["content"][0]["text"].lower()
+
+
+# ---- a 10 MB file -----------------------------------------------------------------------------------------------------
+# A demanding user expects a 10 MB text (a long manual) to be accepted and indexed, not refused: it is under both limits
+# (20 MB upload, 50 MB file). Embedding its ~21,000 chunks takes minutes on 2 cores, so the end-to-end time is
+# measured by bench/big_file.py; the tests below check the parts that could break on size alone.
+def ten_megabytes() -> str:
+    paragraphs = [p for path in sorted(SEEDS.glob("*.txt")) for p in path.read_text().split("\n\n") if p.strip()]
+    text, n = [], 0
+    while sum(map(len, text)) < 10 * 2**20:
+        text.append(f"Section {n}. {paragraphs[n % len(paragraphs)]}\n\n")
+        n += 1
+    return "".join(text)
+
+
+def test_ten_megabyte_file_is_accepted_read_and_chunked_with_exact_offsets(tmp_path):
+    from rag.chunking import chunk_spans
+    from rag.readers import read_document
+    from rag.uploads import save_upload
+
+    big = tmp_path / "manual.txt"
+    big.write_text(ten_megabytes())
+    saved = save_upload(big, "manual.txt", tmp_path / "docs", max_mb=20)
+    doc = read_document(saved)
+    spans = chunk_spans(doc.text, 128, 16)
+    assert len(spans) > 5461, "more chunks than Chroma takes in one batch"
+    assert spans[0][0] == 0 and spans[-1][1] == len(doc.text.rstrip())
+    assert all(a < b for (a, _), (b, _) in zip(spans, spans[1:]))
+    assert all(doc.text[end:start].strip() == "" for (_, end), (start, _) in zip(spans, spans[1:])), "no text is lost"
+
+
+def test_a_file_with_more_chunks_than_one_chroma_batch_is_stored(fresh_pipeline):
+    """Chroma takes at most get_max_batch_size() (5,461) records per call; llama-index would send them all at once.
+    The vectors are made up: what is under test is the store, and embedding 6,000 chunks takes minutes."""
+    import random
+
+    from llama_index.core.schema import TextNode
+
+    store = fresh_pipeline().store
+    n = store.client.get_max_batch_size() + 500
+    rng = random.Random(0)
+    nodes = [TextNode(id_=f"c{i}", text=f"chunk {i}", embedding=[rng.random() for _ in range(384)],
+                      metadata={"source": "big.txt", "start": 8 * i, "end": 8 * i + 7, "file_hash": "h", "kind": "txt"})
+             for i in range(n)]
+    store.put_file("big.txt", "".join(f"chunk {i}"[:7].ljust(8) for i in range(n)), "h", "txt", nodes)
+    assert store.chunks.count() == n and store.manifest()["big.txt"].chunks == n
+    store.put_file("big.txt", "changed", "h2", "txt", nodes[:10])  # a smaller new version replaces every old chunk
+    assert store.chunks.count() == 10
