@@ -11,7 +11,7 @@ from functools import cached_property
 
 from rag.config import Settings
 from rag.keyword import load_bm25
-from rag.store import ChunkStore
+from rag.store import ChunkStore, is_committed
 
 MODES = ("hybrid", "dense", "bm25")
 
@@ -58,6 +58,5 @@ class ChunkRetriever:
             found = bm25.retrieve(question)
         else:
             found = self.fusion(bm25).retrieve(question)
-        # a chunk deleted by another process just now can still come back from the vector index without its
-        # metadata (Pipeline reopens the store after such changes; this covers the moment in between)
-        return [hit for hit in found if "start" in hit.node.metadata]
+        committed = self.store.committed()
+        return [hit for hit in found if is_committed(hit.node.metadata, committed)]

@@ -35,6 +35,14 @@ class FileRecord:
     chunking: str  # "size/overlap" the chunks were cut with; a change re-indexes the file
 
 
+def is_committed(metadata: dict, committed: set[tuple[str, str]]) -> bool:
+    """True for a chunk of a recorded file version. A crash between a file's new chunks and its record leaves chunks
+    of an unrecorded version (until the next index run repairs it); searches skip them, so they see the old version
+    or the new one, never both. A chunk deleted by another process can also come back from a stale vector index
+    with no metadata at all."""
+    return (metadata.get("source"), metadata.get("file_hash")) in committed
+
+
 class ChunkStore:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -128,11 +136,16 @@ class ChunkStore:
             raise IndexMissingError(f"The index is empty: put documents in {self.settings.seeds_dir}/ and run "
                                     f"`python -m rag index`")
 
+    def committed(self) -> set[tuple[str, str]]:
+        """(source, file_hash) of every recorded file version: the chunks a search may return."""
+        return {(record.source, record.file_hash) for record in self.manifest().values()}
+
     def nodes(self) -> list:
-        """Every chunk as a llama-index TextNode (for keyword indexing)."""
+        """Every committed chunk as a llama-index TextNode (for keyword indexing); see is_committed."""
         if self.chunks.count() == 0:
             return []
-        return self.vector_store.get_nodes(node_ids=None)
+        committed = self.committed()
+        return [node for node in self.vector_store.get_nodes(node_ids=None) if is_committed(node.metadata, committed)]
 
     def document_text(self, file_hash: str) -> str:
         """The text as read (or extracted) that a chunk's start/end offsets index."""
