@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from types import SimpleNamespace
 
-from rag.answer import Engine
+from rag.answer import EMPTY_QUESTION, Engine
 from rag.config import BUNDLED_MODELS, Settings, load_settings
 from rag.conversation import Conversation
 from rag.errors import BadInputError, RagError
@@ -81,8 +81,10 @@ def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Setting
     tracked = gr.Progress(track_tqdm=True)  # indexing reports through a tqdm bar; the window shows it
 
     def chat(question: str, conversation: Conversation, model: str, evidence_k: float):
-        if not question.strip():
-            yield conversation.messages(), conversation.panels(), "", conversation, conversation.record()
+        if not question.strip():  # a stray Enter on an empty box: a toast says so, the chat gets no turn
+            gr.Warning(EMPTY_QUESTION)
+            yield conversation.messages(), conversation.panels(), "", conversation, {"question": question,
+                                                                                     "error": EMPTY_QUESTION}
             return
         for _ in conversation.ask(engines, question, model, int(evidence_k)):
             yield conversation.messages(), conversation.panels(), "", conversation, conversation.record()
@@ -97,11 +99,16 @@ def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Setting
             append_feedback(Path(settings.data_dir), turn.question, turn.answer, rating, shown=turn.error)
             gr.Info("Thanks: your rating was saved.")
 
-    def indexed() -> list[tuple[str, str, int]]:
-        return sorted((r.source, r.kind, r.chunks) for r in pipeline.store.manifest().values())
+    def indexed() -> tuple[list[tuple[str, str, int]], str]:
+        """The indexed documents and a line saying how many, or none and why the store cannot be read."""
+        try:
+            rows = sorted((r.source, r.kind, r.chunks) for r in pipeline.store.manifest().values())
+        except RagError as exc:
+            return [], f"Index unavailable: {exc}"
+        return rows, f"{len(rows)} documents indexed"
 
     def documents(rows: list | None = None):
-        rows = indexed() if rows is None else rows
+        rows = indexed()[0] if rows is None else rows
         return documents_table(rows), gr.Dropdown(choices=[row[0] for row in rows], value=None)
 
     def reindex(log: list[str], progress) -> None:
@@ -117,7 +124,7 @@ def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Setting
         for path in map(Path, paths or []):
             try:
                 log.append(f"saved {save_upload(path, path.name, seeds, settings.upload_max_mb).name}")
-            except (BadInputError, OSError) as exc:
+            except RagError as exc:
                 log.append(f"rejected {exc}")
         if any(line.startswith("saved") for line in log):
             reindex(log, progress)
@@ -135,9 +142,8 @@ def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Setting
 
     def status(model: str):
         """Polled every second while something loads; the document list is refreshed with it (start-up index)."""
-        rows = indexed()
-        line = f"{engines.status(model)} · {len(rows)} documents indexed"
-        return _status_html(line), gr.Timer(active=engines.loading()), *documents(rows)
+        rows, store_line = indexed()
+        return _status_html(f"{engines.status(model)} · {store_line}"), gr.Timer(active=engines.loading()), *documents(rows)
 
     def switch_model(model: str):
         engines.start(model)

@@ -66,6 +66,10 @@ def _run(args: argparse.Namespace, settings) -> int:
 
             print(f"generator: runs on this CPU ({check_generator(settings.cache_dir):.1f} s to load and evaluate)")
         return 0
+    if args.command in ("ask", "retrieve"):
+        from rag.answer import clean_question
+
+        args.question = clean_question(args.question)  # a bad question is told at once, before any model loads
     pipeline = Pipeline(settings)
     if args.command == "index":
         print(pipeline.index(progress=not args.quiet).describe())

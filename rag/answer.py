@@ -20,6 +20,7 @@ from rag.prompts import answer_messages
 
 REFUSAL = "The documents don't say. The closest passages found are listed below."
 MAX_QUESTION_CHARS = 2000
+EMPTY_QUESTION = "The question is empty; type a question about your documents"
 # Refusal thresholds, calibrated on evals/qa.jsonl (README "Trust"):
 # - evidence whose best sentence scores below MIN_EVIDENCE_SCORE is off-topic: refuse without asking the model;
 # - an answer with less than MIN_GROUNDING of its sentences supported by the quotes is refused.
@@ -61,7 +62,7 @@ def clean_question(question: str) -> str:
         raise BadInputError("The question must be text")
     cleaned = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question).strip()
     if not cleaned:
-        raise BadInputError("The question is empty; type a question about your documents")
+        raise BadInputError(EMPTY_QUESTION)
     if len(cleaned) > MAX_QUESTION_CHARS:
         raise BadInputError(f"The question is {len(cleaned):,} characters; keep it under {MAX_QUESTION_CHARS:,}")
     if not any(ch.isalnum() for ch in cleaned):

@@ -10,14 +10,14 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.chunking import chunk_spans, embedding_text
 from rag.config import Settings
-from rag.errors import BadInputError, RagError
+from rag.errors import BadInputError, RagError, StoreUnavailableError
 from rag.readers import DocumentText, is_supported, read_document
 from rag.store import ChunkStore
 
@@ -71,8 +71,13 @@ def scan(root: Path) -> tuple[dict[str, Path], list[str]]:
 @contextmanager
 def index_lock(index_dir: Path) -> Iterator[None]:
     """One index run at a time per index folder; a second one fails fast instead of interleaving writes."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".index.lock", "w") as handle:
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(index_dir / ".index.lock", "w")
+    except OSError as exc:
+        raise StoreUnavailableError(f"Cannot write to the index folder {index_dir} ({exc.strerror}); make it writable, "
+                                    f"or set RAG_INDEX_DIR to a writable folder") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -107,8 +112,12 @@ def embed_nodes(nodes: list, embedder, bar) -> None:
         bar.update(len(batch))
 
 
-def index_folder(settings: Settings, store: ChunkStore, embedder, progress: bool = True) -> IndexSummary:
-    """Add new, re-embed changed and drop deleted files of settings.seeds_dir; see the module docstring."""
+def index_folder(settings: Settings, store: ChunkStore, embedder: Callable[[], object], progress: bool = True) -> IndexSummary:
+    """Add new, re-embed changed and drop deleted files of settings.seeds_dir; see the module docstring.
+
+    `embedder()` returns the embedding model; it is called only when something needs embedding, so a run with
+    nothing to do, or a store that cannot be opened, is reported without waiting seconds for the model to load.
+    """
     from tqdm import tqdm
 
     root = Path(settings.seeds_dir)
@@ -117,7 +126,8 @@ def index_folder(settings: Settings, store: ChunkStore, embedder, progress: bool
     began = time.perf_counter()
     summary = IndexSummary()
     with index_lock(Path(settings.index_dir)):
-        store.repair()
+        with store.writing():
+            store.repair()
         files, summary.skipped = scan(root)
         known = store.manifest()
         pending: list[tuple[str, DocumentText, list, bool]] = []
@@ -137,17 +147,19 @@ def index_folder(settings: Settings, store: ChunkStore, embedder, progress: bool
         with tqdm(total=total, desc="embedding", unit="chunk", disable=not progress or not total) as bar:
             # each file is committed as soon as it is embedded: an interrupted run keeps the finished files
             for source, doc, nodes, is_update in pending:
-                embed_nodes(nodes, embedder, bar)
-                store.put_file(source, doc.text, doc.file_hash, doc.kind, nodes)
+                embed_nodes(nodes, embedder(), bar)
+                with store.writing():
+                    store.put_file(source, doc.text, doc.file_hash, doc.kind, nodes)
                 summary.chunks_added += len(nodes)
                 summary.chunks_removed += known[source].chunks if is_update else 0
                 summary.updated += is_update
                 summary.added += not is_update
-        for source in sorted(set(known) - set(files)):
-            store.remove_file(source)
-            summary.removed += 1
-            summary.chunks_removed += known[source].chunks
-        if summary.changed:
-            store.repair()  # drop texts no file version uses any more
+        with store.writing():
+            for source in sorted(set(known) - set(files)):
+                store.remove_file(source)
+                summary.removed += 1
+                summary.chunks_removed += known[source].chunks
+            if summary.changed:
+                store.repair()  # drop texts no file version uses any more
     summary.seconds = time.perf_counter() - began
     return summary

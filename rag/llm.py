@@ -18,6 +18,7 @@ from rag.errors import BackendUnavailableError
 from rag.models import gguf_path
 
 _PER_MESSAGE_TOKENS = 6  # ChatML wraps each message in <|im_start|>role\n ... <|im_end|>\n
+PROBE_S = 2.0  # seconds a model server gets to list its models at start
 
 
 class LLMBackend(Protocol):
@@ -64,16 +65,38 @@ class OpenAIServerBackend:
     """Any OpenAI-compatible chat server (llama.cpp server, vLLM, Ollama) through llama-index's OpenAILike."""
 
     def __init__(self, url: str, model_name: str, n_ctx: int, timeout: float = 60.0):
-        from llama_index.llms.openai_like import OpenAILike
-
         base = url.rstrip("/")
         if not urlparse(base).path.endswith("/v1"):
             base += "/v1"
         self.name = f"{model_name} at {base}"
         self.context_window = n_ctx
         self.url = base
+        self.probe()  # before importing the client library (a second or two): a dead server is told at once
+
+        from llama_index.llms.openai_like import OpenAILike
+
         self.llm = OpenAILike(model=model_name, api_base=base, api_key="not-needed", is_chat_model=True,
                               context_window=n_ctx, temperature=0.0, max_retries=0, timeout=timeout)
+
+    def probe(self) -> None:
+        """Ask the server for its model list, with a short timeout: a wrong URL, a server that is down or hung, or
+        something that is not an OpenAI-compatible server is reported at start, not after a minute-long timeout
+        on the first question (OpenAILike applies one timeout to connecting and to generating)."""
+        import httpx
+
+        try:
+            reply = httpx.get(f"{self.url}/models", timeout=PROBE_S)
+            reply.raise_for_status()
+            listed = reply.json()["data"]
+            if not isinstance(listed, list):
+                raise TypeError("'data' is not a list")
+        except httpx.HTTPError as exc:
+            raise BackendUnavailableError(f"Model server {self.url} does not answer ({type(exc).__name__}: "
+                                          f"{str(exc)[:200] or 'no reply'}); check it is running, or use RAG_MODEL=default") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BackendUnavailableError(f"Model server {self.url} answered GET /models with something that is not an "
+                                          f"OpenAI-compatible model list ({type(exc).__name__}: {str(exc)[:120]}); check "
+                                          f"the URL (it should end in /v1), or use RAG_MODEL=default") from None
 
     def count_tokens(self, messages: list[dict]) -> int:
         # The server's tokenizer is not at hand; 3 characters a token over-counts English for every common
@@ -84,14 +107,20 @@ class OpenAIServerBackend:
         from llama_index.core.llms import ChatMessage
 
         chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
+        received = 0
         try:
             for response in self.llm.stream_chat(chat, max_tokens=max_tokens):
+                received += 1
                 if response.delta:
                     yield response.delta
         except Exception as exc:  # openai/httpx raise many types; to a user they all mean "the server failed"
             raise BackendUnavailableError(
                 f"Model server {self.url} failed ({type(exc).__name__}: {str(exc)[:200]}); check it is running and "
                 f"serves an OpenAI-compatible /v1/chat/completions, or use RAG_MODEL=default") from None
+        if not received:  # a body that is not a server-sent-event stream parses as no chunks at all, silently
+            raise BackendUnavailableError(
+                f"Model server {self.url} answered /chat/completions with no completion stream; check it serves an "
+                f"OpenAI-compatible /v1/chat/completions, or use RAG_MODEL=default")
 
 
 def load_llm(settings: Settings) -> LLMBackend:

@@ -21,6 +21,7 @@ class Pipeline:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._lock = threading.Lock()  # Chroma and the embedder are shared by UI threads
+        self._seen_version: str | None = None  # the store's version when this process last read or wrote it
 
     @cached_property
     def store(self) -> ChunkStore:
@@ -40,13 +41,26 @@ class Pipeline:
 
     def index(self, progress: bool = True) -> IndexSummary:
         with self._lock:
-            return index_folder(self.settings, self.store, self.embedder, progress=progress)
+            self._follow_other_writers()
+            summary = index_folder(self.settings, self.store, lambda: self.embedder, progress=progress)
+            self._seen_version = self.store.version()  # our own writes keep this process's copy current
+            return summary
 
     def evidence(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Evidence]:
         """The best k evidence sentences for the question, best first."""
         with self._lock:
+            self._follow_other_writers()
             chunks = self.retriever.retrieve(question, mode=mode)
             return select_evidence(question, chunks, self.sentence_vectors, k or self.settings.evidence_k)
+
+    def _follow_other_writers(self) -> None:
+        """Reopen the store if another process (e.g. `python -m rag index` while the chat window is up) changed it
+        since this one last looked; see ChunkStore.reopen. Writers are serialised by the index lock."""
+        version = self.store.version()
+        if self._seen_version is not None and version != self._seen_version:
+            self.store.reopen()
+            self.__dict__.pop("retriever", None)
+        self._seen_version = version
 
     def document_text(self, item: Evidence) -> str:
         """The full text that an evidence item's offsets index."""

@@ -44,23 +44,27 @@ def reader_kind(name: str) -> str:
     return READERS[suffix]
 
 
-def read_document(path: Path) -> DocumentText:
-    """Read one file; raise BadInputError (what is wrong, what to do) when it cannot be used."""
-    kind = reader_kind(path.name)
+def read_document(path: Path, name: str | None = None) -> DocumentText:
+    """Read one file; raise BadInputError (what is wrong, what to do) when it cannot be used.
+
+    `name` is what the file is called in messages and picks its reader (default: path.name; an upload's temp copy
+    is checked under the name it will be saved as)."""
+    name = name or path.name
+    kind = reader_kind(name)
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise BadInputError(f"{path.name}: {size / 2**20:.0f} MB is over the {MAX_FILE_BYTES // 2**20} MB limit; split it")
+            raise BadInputError(f"{name}: {size / 2**20:.0f} MB is over the {MAX_FILE_BYTES // 2**20} MB limit; split it")
         data = path.read_bytes()
     except OSError as exc:
-        raise BadInputError(f"{path.name}: cannot be read ({exc.strerror}); check its permissions") from None
+        raise BadInputError(f"{name}: cannot be read ({exc.strerror}); check its permissions") from None
     digest = hashlib.sha256(data).hexdigest()
     warnings: list[str] = []
     try:
         if kind == "txt":
-            text = _decode_text(path.name, data, warnings)
+            text = _decode_text(name, data, warnings)
         elif kind == "html":
-            text = _html_text(_decode_text(path.name, data, warnings))
+            text = _html_text(_decode_text(name, data, warnings))
         elif kind == "pdf":
             text = _pdf_text(data)
         else:
@@ -68,9 +72,9 @@ def read_document(path: Path) -> DocumentText:
     except BadInputError:
         raise
     except Exception as exc:  # parsers raise many types on corrupt input; all mean the same to a user
-        raise BadInputError(f"{path.name}: cannot be parsed as {kind} ({type(exc).__name__}); is the file corrupt?") from None
+        raise BadInputError(f"{name}: cannot be parsed as {kind} ({type(exc).__name__}); is the file corrupt?") from None
     if not text.strip():
-        raise BadInputError(f"{path.name}: contains no text to index" + (" (a scanned pdf needs OCR first)" if kind == "pdf" else ""))
+        raise BadInputError(f"{name}: contains no text to index" + (" (a scanned pdf needs OCR first)" if kind == "pdf" else ""))
     return DocumentText(text=text, kind=kind, file_hash=digest, warnings=tuple(warnings))
 
 

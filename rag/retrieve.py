@@ -11,7 +11,7 @@ from functools import cached_property
 
 from rag.config import Settings
 from rag.keyword import load_bm25
-from rag.store import ChunkStore
+from rag.store import ChunkStore, is_committed
 
 MODES = ("hybrid", "dense", "bm25")
 
@@ -53,7 +53,10 @@ class ChunkRetriever:
         self.store.require_index()
         bm25 = self.bm25() if mode != "dense" else None
         if mode == "dense" or bm25 is None:
-            return self.dense.retrieve(question)
-        if mode == "bm25":
-            return bm25.retrieve(question)
-        return self.fusion(bm25).retrieve(question)
+            found = self.dense.retrieve(question)
+        elif mode == "bm25":
+            found = bm25.retrieve(question)
+        else:
+            found = self.fusion(bm25).retrieve(question)
+        committed = self.store.committed()
+        return [hit for hit in found if is_committed(hit.node.metadata, committed)]

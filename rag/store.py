@@ -7,16 +7,23 @@ any point leaves the previous or the new version answerable; repair() drops what
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from rag.config import Settings
-from rag.errors import IndexMissingError, StoreUnavailableError
+from rag.errors import IndexMissingError, RagError, StoreUnavailableError
 
 _PLACEHOLDER_VECTOR = [0.0]  # file records carry no meaning in vector space; Chroma still wants an embedding
+SERVER_PROBE_S = 2.0  # chromadb's HttpClient has no timeout at all: a hung server would hang us forever
+LOW_DISK_BYTES = 64 * 2**20  # a write failing with less free space than this is reported as a full disk
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,14 @@ class FileRecord:
     kind: str
     chunks: int
     chunking: str  # "size/overlap" the chunks were cut with; a change re-indexes the file
+
+
+def is_committed(metadata: dict, committed: set[tuple[str, str]]) -> bool:
+    """True for a chunk of a recorded file version. A crash between a file's new chunks and its record leaves chunks
+    of an unrecorded version (until the next index run repairs it); searches skip them, so they see the old version
+    or the new one, never both. A chunk deleted by another process can also come back from a stale vector index
+    with no metadata at all."""
+    return (metadata.get("source"), metadata.get("file_hash")) in committed
 
 
 class ChunkStore:
@@ -41,19 +56,52 @@ class ChunkStore:
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         try:
             if self.settings.uses_chroma_server:
+                self._probe_server()
                 client = chromadb.HttpClient(host=self.settings.chroma_host, port=self.settings.chroma_port,
                                              settings=chroma_settings)
                 client.heartbeat()
                 return client
             path = Path(self.settings.index_dir) / "chroma"
             path.mkdir(parents=True, exist_ok=True)
+            if not os.access(path, os.W_OK):  # Chroma writes even to answer a query: say so before it fails obscurely
+                raise StoreUnavailableError(
+                    f"The index folder {self.settings.index_dir} is read-only; Chroma needs to write to it even to "
+                    f"answer. Make it writable, or set RAG_INDEX_DIR to a writable copy of it")
             return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        except StoreUnavailableError:
+            raise
         except Exception as exc:
             where = (f"Chroma server at {self.settings.chroma_host}:{self.settings.chroma_port}"
                      if self.settings.uses_chroma_server else f"Chroma store in {self.settings.index_dir}")
             hint = ("start it with: chroma run --path DIR --host HOST --port PORT, or unset RAG_CHROMA_HOST"
                     if self.settings.uses_chroma_server else "check the folder is writable and not corrupt")
             raise StoreUnavailableError(f"Cannot open the {where} ({type(exc).__name__}: {exc}); {hint}") from None
+
+    def _probe_server(self) -> None:
+        import httpx
+
+        url = f"http://{self.settings.chroma_host}:{self.settings.chroma_port}/api/v2/heartbeat"
+        try:
+            httpx.get(url, timeout=SERVER_PROBE_S).raise_for_status()
+        except httpx.HTTPError as exc:
+            raise StoreUnavailableError(
+                f"The Chroma server at {self.settings.chroma_host}:{self.settings.chroma_port} does not answer "
+                f"({type(exc).__name__}: {exc or 'no reply'}); start it with: chroma run --path DIR --host HOST "
+                f"--port PORT, or unset RAG_CHROMA_HOST to use the embedded store") from None
+
+    def reopen(self) -> None:
+        """Drop the open client so the next use reads the store afresh from disk.
+
+        Chroma's embedded client keeps its vector index in memory: after another process (a `python -m rag index`
+        run while the chat window is up) changed the store, this process would miss the new chunks and get deleted
+        ones back without their metadata. A server client has no such copy and is kept.
+        """
+        if self.settings.uses_chroma_server or "client" not in self.__dict__:
+            return
+        client = self.__dict__.pop("client")
+        for name in ("chunks", "files", "vector_store"):
+            self.__dict__.pop(name, None)
+        client.close()
 
     @cached_property
     def chunks(self):
@@ -88,11 +136,16 @@ class ChunkStore:
             raise IndexMissingError(f"The index is empty: put documents in {self.settings.seeds_dir}/ and run "
                                     f"`python -m rag index`")
 
+    def committed(self) -> set[tuple[str, str]]:
+        """(source, file_hash) of every recorded file version: the chunks a search may return."""
+        return {(record.source, record.file_hash) for record in self.manifest().values()}
+
     def nodes(self) -> list:
-        """Every chunk as a llama-index TextNode (for keyword indexing)."""
+        """Every committed chunk as a llama-index TextNode (for keyword indexing); see is_committed."""
         if self.chunks.count() == 0:
             return []
-        return self.vector_store.get_nodes(node_ids=None)
+        committed = self.committed()
+        return [node for node in self.vector_store.get_nodes(node_ids=None) if is_committed(node.metadata, committed)]
 
     def document_text(self, file_hash: str) -> str:
         """The text as read (or extracted) that a chunk's start/end offsets index."""
@@ -110,13 +163,43 @@ class ChunkStore:
         new_ids = [node.node_id for node in nodes]
         if new_ids:  # leftovers of an interrupted attempt at this same version would collide with the new ids
             self.chunks.delete(ids=new_ids)
-            self.vector_store.add(nodes)
+            # llama-index's ChromaVectorStore sends up to 41,665 nodes at once, but the embedded Chroma takes at most
+            # get_max_batch_size() (5,461): a text file over ~2.5 MB would fail without this split
+            step = self.client.get_max_batch_size()
+            for at in range(0, len(nodes), step):
+                self.vector_store.add(nodes[at:at + step])
         self.files.upsert(ids=[source], embeddings=[_PLACEHOLDER_VECTOR],
                           metadatas=[{"file_hash": file_hash, "kind": kind, "chunks": len(nodes),
                                       "chunking": self.settings.chunking}])
         old_ids = set(self.chunks.get(where={"source": source}, include=[])["ids"]) - set(new_ids)
         if old_ids:
             self.chunks.delete(ids=sorted(old_ids))
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Turn a failed write into one line saying why: a full disk, a read-only folder, or the store's own error."""
+        try:
+            yield
+        except RagError:
+            raise
+        except Exception as exc:
+            raise StoreUnavailableError(self._write_failure(exc)) from None
+
+    def _write_failure(self, exc: Exception) -> str:
+        where = (f"the Chroma server at {self.settings.chroma_host}:{self.settings.chroma_port}"
+                 if self.settings.uses_chroma_server else f"the index in {self.settings.index_dir}")
+        what = f"Writing to {where} failed ({type(exc).__name__}: {str(exc)[:200]})"
+        code = getattr(exc, "errno", None)
+        folder = Path(self.settings.index_dir)
+        free = shutil.disk_usage(folder if folder.exists() else Path.cwd()).free
+        # Chroma's own error for a full disk names no cause ("Failed to apply logs to the metadata segment"),
+        # so the free space decides
+        if code == errno.ENOSPC or (not self.settings.uses_chroma_server and free < LOW_DISK_BYTES):
+            return (f"{what}: the disk is full ({free / 2**20:.0f} MB free). Free some space, then run "
+                    f"`python -m rag index` again; the files finished before are kept")
+        if code in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return f"{what}: the folder is read-only. Make it writable, or set RAG_INDEX_DIR to a writable folder"
+        return f"{what}. Run `python -m rag index` again; the files finished before are kept"
 
     def remove_file(self, source: str) -> None:
         self.files.delete(ids=[source])

@@ -2,7 +2,8 @@
 
 Example: save_upload(Path("/tmp/gradio/ab12/notes.txt"), "notes.txt", Path("seeds"), 20) -> Path("seeds/notes.txt")
          safe_upload_name("../../evil.txt") -> BadInputError("../../evil.txt: a file name, not a path, please ...")
-The caller re-indexes afterwards; indexing is incremental, so only the new or changed file is embedded.
+A file that cannot be indexed (empty, binary, corrupt) is refused with the reason. The caller re-indexes afterwards;
+indexing is incremental, so only the new or changed file is embedded.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from rag.errors import BadInputError
-from rag.readers import reader_kind
+from rag.errors import BadInputError, RagError
+from rag.readers import read_document, reader_kind
 
 MAX_NAME_CHARS = 200
 
@@ -36,11 +37,19 @@ def save_upload(path: Path, name: str, folder: Path, max_mb: int) -> Path:
     size = path.stat().st_size
     if size > max_mb * 2**20:
         raise BadInputError(f"{name}: {size / 2**20:.1f} MB is over the {max_mb} MB upload limit (RAG_UPLOAD_MAX_MB)")
-    folder.mkdir(parents=True, exist_ok=True)
+    # what indexing would skip (empty, binary, corrupt) is refused now, rather than kept in the folder where it would
+    # be reported at every index run and could not be removed from the window (it is not in the index)
+    read_document(path, name)
     target = folder / name
     partial = folder / f".{name}.partial"  # hidden until complete, so an index run never reads half a file
-    shutil.copyfile(path, partial)
-    partial.replace(target)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, partial)
+        partial.replace(target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise RagError(f"{name}: cannot be saved in {folder} ({exc.strerror}); free some disk space or make the folder "
+                       f"writable, then upload it again") from None
     return target
 
 

@@ -27,16 +27,23 @@ def free_port() -> int:
 @contextmanager
 def serve_app(tmp: Path, llm, embedder, **overrides) -> Iterator[tuple[str, Pipeline]]:
     """Yield (url, pipeline) of a running app over a fresh index of the seeds; close it afterwards."""
-    from app import build_demo, launch
-
     shutil.copytree(SEEDS, tmp / "seeds")
     settings = make_settings(tmp, model="fast", port=free_port(), **overrides)
     pipeline = Pipeline(settings)
     pipeline.__dict__["embedder"] = embedder
     pipeline.index(progress=False)
-    demo = build_demo(Engine(pipeline, llm), settings)
+    with serve_demo(Engine(pipeline, llm), settings) as url:
+        yield url, pipeline
+
+
+@contextmanager
+def serve_demo(engine, settings) -> Iterator[str]:
+    """Yield the URL of the window around an Engine or WarmEngines, as settings say (port included); close it after."""
+    from app import build_demo, launch
+
+    demo = build_demo(engine, settings)
     _, url, _ = launch(demo, settings, prevent_thread_lock=True, quiet=True)
     try:
-        yield url, pipeline
+        yield url
     finally:
         demo.close()

@@ -4,32 +4,12 @@ Claims about answer quality are made with the real model in test_answer_llm.py, 
 """
 
 import pytest
+from scripted_llm import ScriptedLLM
 
 from rag.answer import REFUSAL, Engine, clean_question
 from rag.errors import BadInputError
 
 QUESTION = "Why was the February trip called off?"
-
-
-class ScriptedLLM:
-    """Replies with the given text, in small pieces, whatever it is asked; records the prompts it saw."""
-
-    name = "scripted"
-
-    def __init__(self, *replies: str, context_window: int = 4096):
-        self.replies = list(replies)
-        self.context_window = context_window
-        self.prompts: list[list[dict]] = []
-
-    def count_tokens(self, messages):
-        return sum(len(m["content"].split()) + 6 for m in messages)
-
-    def stream(self, messages, max_tokens):
-        self.prompts.append(messages)
-        reply = self.replies.pop(0) if self.replies else ""
-        words = reply.split(" ")[:max_tokens]
-        for i, word in enumerate(words):
-            yield word if i == 0 else " " + word
 
 
 def balloon_passage(engine_evidence):
