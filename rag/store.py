@@ -1,7 +1,7 @@
 """The Chroma store: chunk vectors plus one record per indexed file, embedded (under index/) or on a Chroma server.
 
 Example: store = ChunkStore(settings); store.manifest() -> {"a.txt": FileRecord(file_hash="9f2c...", chunks=4, ...)}
-A file's update commits in this order -- new chunks, then its file record, then old chunks removed -- so a crash at
+A group of files commits in this order -- new chunks, then their file records, then old chunks removed -- so a crash at
 any point leaves the previous or the new version answerable; repair() drops what a crash left half-done.
 """
 
@@ -26,6 +26,16 @@ class FileRecord:
     kind: str
     chunks: int
     chunking: str  # "size/overlap" the chunks were cut with; a change re-indexes the file
+
+
+@dataclass
+class FileVersion:
+    """One file as read, with its chunk nodes (embedded before put_files stores them)."""
+    source: str
+    text: str
+    file_hash: str
+    kind: str
+    nodes: list
 
 
 class ChunkStore:
@@ -99,22 +109,31 @@ class ChunkStore:
         return (self.texts_dir / f"{file_hash}.txt").read_text(encoding="utf-8")
 
     # ---- writing -------------------------------------------------------------------------------------------------
-    def put_file(self, source: str, text: str, file_hash: str, kind: str, nodes: list) -> None:
-        """Store a file's text and embedded chunk nodes, replacing any older version of the same source."""
+    def put_files(self, versions: list[FileVersion]) -> None:
+        """Store files' texts and embedded chunk nodes, replacing any older versions of the same sources.
+
+        One write per step for the whole group, not per file: each Chroma write costs ~30-40 ms whatever its size
+        (measured: add of 13 chunks 41 ms, of 130 chunks 118 ms), which per 13-chunk file was ~20% of indexing time.
+        """
         self.texts_dir.mkdir(parents=True, exist_ok=True)
-        text_path = self.texts_dir / f"{file_hash}.txt"
-        if not text_path.exists():
-            partial = text_path.with_suffix(".partial")
-            partial.write_text(text, encoding="utf-8")
-            partial.replace(text_path)
+        for version in versions:
+            text_path = self.texts_dir / f"{version.file_hash}.txt"
+            if not text_path.exists():
+                partial = text_path.with_suffix(".partial")
+                partial.write_text(version.text, encoding="utf-8")
+                partial.replace(text_path)
+        nodes = [node for version in versions for node in version.nodes]
         new_ids = [node.node_id for node in nodes]
-        if new_ids:  # leftovers of an interrupted attempt at this same version would collide with the new ids
-            self.chunks.delete(ids=new_ids)
+        if new_ids:  # leftovers of an interrupted attempt at these same versions would collide with the new ids
+            leftovers = self.chunks.get(ids=new_ids, include=[])["ids"]
+            if leftovers:
+                self.chunks.delete(ids=leftovers)
             self.vector_store.add(nodes)
-        self.files.upsert(ids=[source], embeddings=[_PLACEHOLDER_VECTOR],
-                          metadatas=[{"file_hash": file_hash, "kind": kind, "chunks": len(nodes),
-                                      "chunking": self.settings.chunking}])
-        old_ids = set(self.chunks.get(where={"source": source}, include=[])["ids"]) - set(new_ids)
+        self.files.upsert(ids=[v.source for v in versions], embeddings=[_PLACEHOLDER_VECTOR] * len(versions),
+                          metadatas=[{"file_hash": v.file_hash, "kind": v.kind, "chunks": len(v.nodes),
+                                      "chunking": self.settings.chunking} for v in versions])
+        sources = [v.source for v in versions]
+        old_ids = set(self.chunks.get(where={"source": {"$in": sources}}, include=[])["ids"]) - set(new_ids)
         if old_ids:
             self.chunks.delete(ids=sorted(old_ids))
 
