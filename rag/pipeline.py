@@ -7,6 +7,7 @@ The CLI, the chat UI and the evals all hold one Pipeline.
 from __future__ import annotations
 
 import threading
+import time
 from functools import cached_property
 
 from rag.config import Settings
@@ -39,8 +40,14 @@ class Pipeline:
         return SentenceVectors(self.embedder)
 
     def index(self, progress: bool = True) -> IndexSummary:
+        """Index the documents folder; after a change, rebuild BM25 here rather than on the next question."""
         with self._lock:
-            return index_folder(self.settings, self.store, self.embedder, progress=progress)
+            summary = index_folder(self.settings, self.store, self.embedder, progress=progress)
+            if summary.changed:
+                began = time.perf_counter()
+                self.retriever.bm25()
+                summary.seconds += time.perf_counter() - began
+            return summary
 
     def evidence(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Evidence]:
         """The best k evidence sentences for the question, best first."""

@@ -153,3 +153,15 @@ def test_an_index_change_made_elsewhere_reaches_a_running_retriever(fresh_pipeli
     (running.settings.seeds_dir / "b.txt").write_text("Xi is the fourteenth letter.", encoding="utf-8")
     other.index(progress=False)
     assert "Xi is" in running.retriever.retrieve("fourteenth letter", mode="bm25")[0].node.text
+
+
+def test_index_rebuilds_bm25_so_the_next_question_does_not(fresh_pipeline, monkeypatch):
+    import rag.keyword
+
+    pipeline = fresh_pipeline()
+    (pipeline.settings.seeds_dir / "a.txt").write_text("Omicron is the fifteenth letter.", encoding="utf-8")
+    pipeline.index(progress=False)
+    stamp = pipeline.settings.index_dir / "bm25" / pipeline.settings.collection / "rag_version.json"
+    assert json.loads(stamp.read_text())["version"] == pipeline.store.version()
+    monkeypatch.setattr(rag.keyword, "_build", lambda *a, **k: pytest.fail("BM25 rebuilt for a question"))
+    assert "Omicron" in pipeline.retriever.retrieve("fifteenth letter", mode="bm25")[0].node.text
