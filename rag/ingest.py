@@ -19,9 +19,10 @@ from rag.chunking import chunk_spans, embedding_text
 from rag.config import Settings
 from rag.errors import BadInputError, RagError, StoreUnavailableError
 from rag.readers import DocumentText, is_supported, read_document
-from rag.store import ChunkStore
+from rag.store import ChunkStore, FileVersion
 
 EMBED_BATCH = 32
+COMMIT_CHUNKS = 256  # chunks embedded between commits: an interruption re-embeds at most this many (~10 s)
 
 
 @dataclass
@@ -112,6 +113,18 @@ def embed_nodes(nodes: list, embedder, bar) -> None:
         bar.update(len(batch))
 
 
+def commit_groups(pending: list[FileVersion]) -> Iterator[list[FileVersion]]:
+    """Consecutive files holding at least COMMIT_CHUNKS chunks together (the last group may hold fewer)."""
+    group: list[FileVersion] = []
+    for version in pending:
+        group.append(version)
+        if sum(len(v.nodes) for v in group) >= COMMIT_CHUNKS:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
 def index_folder(settings: Settings, store: ChunkStore, embedder: Callable[[], object], progress: bool = True) -> IndexSummary:
     """Add new, re-embed changed and drop deleted files of settings.seeds_dir; see the module docstring.
 
@@ -130,8 +143,8 @@ def index_folder(settings: Settings, store: ChunkStore, embedder: Callable[[], o
             store.repair()
         files, summary.skipped = scan(root)
         known = store.manifest()
-        pending: list[tuple[str, DocumentText, list, bool]] = []
-        for source, path in files.items():
+        pending: list[FileVersion] = []
+        for source, path in tqdm(files.items(), desc="reading", unit="file", disable=not progress or len(files) < 100):
             try:
                 doc = read_document(path)
             except BadInputError as exc:
@@ -142,18 +155,20 @@ def index_folder(settings: Settings, store: ChunkStore, embedder: Callable[[], o
             if record and record.file_hash == doc.file_hash and record.chunking == settings.chunking:
                 summary.unchanged += 1
                 continue
-            pending.append((source, doc, make_nodes(source, doc, settings), record is not None))
-        total = sum(len(nodes) for _, _, nodes, _ in pending)
+            pending.append(FileVersion(source, doc.text, doc.file_hash, doc.kind, make_nodes(source, doc, settings)))
+        total = sum(len(version.nodes) for version in pending)
         with tqdm(total=total, desc="embedding", unit="chunk", disable=not progress or not total) as bar:
-            # each file is committed as soon as it is embedded: an interrupted run keeps the finished files
-            for source, doc, nodes, is_update in pending:
-                embed_nodes(nodes, embedder(), bar)
+            # files are committed in groups as soon as they are embedded: an interrupted run keeps the finished groups
+            for group in commit_groups(pending):
+                embed_nodes([node for version in group for node in version.nodes], embedder(), bar)
                 with store.writing():
-                    store.put_file(source, doc.text, doc.file_hash, doc.kind, nodes)
-                summary.chunks_added += len(nodes)
-                summary.chunks_removed += known[source].chunks if is_update else 0
-                summary.updated += is_update
-                summary.added += not is_update
+                    store.put_files(group)
+                for version in group:
+                    is_update = version.source in known
+                    summary.chunks_added += len(version.nodes)
+                    summary.chunks_removed += known[version.source].chunks if is_update else 0
+                    summary.updated += is_update
+                    summary.added += not is_update
         with store.writing():
             for source in sorted(set(known) - set(files)):
                 store.remove_file(source)

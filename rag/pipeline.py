@@ -7,6 +7,7 @@ The CLI, the chat UI and the evals all hold one Pipeline.
 from __future__ import annotations
 
 import threading
+import time
 from functools import cached_property
 
 from rag.config import Settings
@@ -40,9 +41,14 @@ class Pipeline:
         return SentenceVectors(self.embedder)
 
     def index(self, progress: bool = True) -> IndexSummary:
+        """Index the documents folder; after a change, rebuild BM25 here rather than on the next question."""
         with self._lock:
             self._follow_other_writers()
             summary = index_folder(self.settings, self.store, lambda: self.embedder, progress=progress)
+            if summary.changed:
+                began = time.perf_counter()
+                self.retriever.bm25()
+                summary.seconds += time.perf_counter() - began
             self._seen_version = self.store.version()  # our own writes keep this process's copy current
             return summary
 

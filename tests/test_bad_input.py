@@ -357,13 +357,15 @@ def test_a_file_with_more_chunks_than_one_chroma_batch_is_stored(fresh_pipeline)
 
     from llama_index.core.schema import TextNode
 
+    from rag.store import FileVersion
+
     store = fresh_pipeline().store
     n = store.client.get_max_batch_size() + 500
     rng = random.Random(0)
     nodes = [TextNode(id_=f"c{i}", text=f"chunk {i}", embedding=[rng.random() for _ in range(384)],
                       metadata={"source": "big.txt", "start": 8 * i, "end": 8 * i + 7, "file_hash": "h", "kind": "txt"})
              for i in range(n)]
-    store.put_file("big.txt", "".join(f"chunk {i}"[:7].ljust(8) for i in range(n)), "h", "txt", nodes)
+    store.put_files([FileVersion("big.txt", "".join(f"chunk {i}"[:7].ljust(8) for i in range(n)), "h", "txt", nodes)])
     assert store.chunks.count() == n and store.manifest()["big.txt"].chunks == n
-    store.put_file("big.txt", "changed", "h2", "txt", nodes[:10])  # a smaller new version replaces every old chunk
+    store.put_files([FileVersion("big.txt", "changed", "h2", "txt", nodes[:10])])  # a smaller new version replaces every old chunk
     assert store.chunks.count() == 10

@@ -152,3 +152,63 @@ def test_cli_bad_setting_is_one_line_without_traceback(capsys):
     assert main(["index", "--chunk-size", "zero"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: Bad setting chunk_size (RAG_CHUNK_SIZE)") and "Traceback" not in err
+
+
+def test_interrupted_run_keeps_committed_files_and_the_next_run_embeds_only_the_rest(fresh_pipeline, monkeypatch):
+    import rag.ingest
+
+    monkeypatch.setattr(rag.ingest, "COMMIT_CHUNKS", 2)  # commit every two one-chunk files
+    pipeline = fresh_pipeline()
+    seeds = pipeline.settings.seeds_dir
+    for n in range(6):
+        (seeds / f"f{n}.txt").write_text(f"File number {n} talks about letter {chr(65 + n)}.", encoding="utf-8")
+    calls = count_embedded(pipeline, monkeypatch)
+    counted = type(pipeline.embedder).get_text_embedding_batch
+
+    def interrupt_second_group(self, texts, **kwargs):
+        if len(calls) == 1:  # one embedding call per group: Ctrl-C while the second group is being embedded
+            raise KeyboardInterrupt
+        return counted(self, texts, **kwargs)
+
+    monkeypatch.setattr(type(pipeline.embedder), "get_text_embedding_batch", interrupt_second_group)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.index(progress=False)
+    assert set(pipeline.store.manifest()) == {"f0.txt", "f1.txt"}
+
+    monkeypatch.setattr(type(pipeline.embedder), "get_text_embedding_batch", counted)
+    calls.clear()
+    resumed = pipeline.index(progress=False)
+    assert (resumed.added, resumed.unchanged) == (4, 2)
+    assert calls == [2, 2], "only the four uncommitted files were embedded"
+    assert chunk_sources(pipeline) == [f"f{n}.txt" for n in range(6)]
+
+
+def test_store_version_changes_with_every_index_change_and_only_then(fresh_pipeline):
+    pipeline = fresh_pipeline()
+    seeds, store = pipeline.settings.seeds_dir, pipeline.store
+    (seeds / "a.txt").write_text("Kappa is the tenth letter.", encoding="utf-8")
+    pipeline.index(progress=False)
+    first = store.version()
+    pipeline.index(progress=False)
+    assert store.version() == first, "an unchanged re-run keeps the version (and the persisted BM25 index)"
+    (seeds / "a.txt").write_text("Lambda is the eleventh letter.", encoding="utf-8")
+    pipeline.index(progress=False)
+    changed = store.version()
+    (seeds / "a.txt").unlink()
+    pipeline.index(progress=False)
+    assert len({first, changed, store.version()}) == 3
+
+
+def test_rerun_on_an_unchanged_store_never_reads_every_chunk(fresh_pipeline, monkeypatch):
+    pipeline = fresh_pipeline()
+    (pipeline.settings.seeds_dir / "a.txt").write_text("Mu is the twelfth letter.", encoding="utf-8")
+    pipeline.index(progress=False)
+    collection = pipeline.store.chunks
+    real_get = collection.get
+
+    def get(ids=None, where=None, **kwargs):
+        assert ids is not None or where is not None, "read the metadata of every chunk"
+        return real_get(ids=ids, where=where, **kwargs)
+
+    monkeypatch.setattr(collection, "get", get)
+    assert pipeline.index(progress=False).unchanged == 1

@@ -131,3 +131,37 @@ def test_injected_instruction_never_becomes_evidence(fresh_pipeline):
     pipeline.index(progress=False)
     texts = [e.text for e in pipeline.evidence("When did Blinken visit Beijing?", k=10)]
     assert any("June 2023" in t for t in texts) and not any("HACKED" in t for t in texts)
+
+
+def test_a_question_reads_neither_the_file_list_nor_every_chunk(seeded_pipeline, monkeypatch):
+    # both grow with the corpus: at 7,700 files reading the file list alone took ~1 s per question
+    seeded_pipeline.evidence("warm up", k=1)
+    monkeypatch.setattr(seeded_pipeline.store, "manifest", lambda: pytest.fail("read the file list for a question"))
+    monkeypatch.setattr(seeded_pipeline.store, "nodes", lambda: pytest.fail("read every chunk for a question"))
+    assert seeded_pipeline.evidence(QUESTIONS[0][0], k=3)
+
+
+def test_an_index_change_made_elsewhere_reaches_a_running_retriever(fresh_pipeline):
+    from rag.pipeline import Pipeline
+
+    running = fresh_pipeline()
+    (running.settings.seeds_dir / "a.txt").write_text("Nu is the thirteenth letter.", encoding="utf-8")
+    running.index(progress=False)
+    assert "Nu is" in running.retriever.retrieve("thirteenth letter", mode="bm25")[0].node.text
+    other = Pipeline(running.settings)  # another process indexing the same folder, e.g. the CLI beside the UI
+    other.__dict__["embedder"] = running.embedder
+    (running.settings.seeds_dir / "b.txt").write_text("Xi is the fourteenth letter.", encoding="utf-8")
+    other.index(progress=False)
+    assert "Xi is" in running.retriever.retrieve("fourteenth letter", mode="bm25")[0].node.text
+
+
+def test_index_rebuilds_bm25_so_the_next_question_does_not(fresh_pipeline, monkeypatch):
+    import rag.keyword
+
+    pipeline = fresh_pipeline()
+    (pipeline.settings.seeds_dir / "a.txt").write_text("Omicron is the fifteenth letter.", encoding="utf-8")
+    pipeline.index(progress=False)
+    stamp = pipeline.settings.index_dir / "bm25" / pipeline.settings.collection / "rag_version.json"
+    assert json.loads(stamp.read_text())["version"] == pipeline.store.version()
+    monkeypatch.setattr(rag.keyword, "_build", lambda *a, **k: pytest.fail("BM25 rebuilt for a question"))
+    assert "Omicron" in pipeline.retriever.retrieve("fifteenth letter", mode="bm25")[0].node.text
