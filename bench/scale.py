@@ -173,13 +173,15 @@ def index_size(size: int, settings: Settings) -> dict:
 
 
 def probe(size: int) -> dict:
-    """Time the start and the queries in a fresh process (bench/scale_probe.py); its JSON is saved as probe.json."""
+    """Time the start and the queries in fresh processes (bench/scale_probe.py): once with the app's settings (probe.json)
+    and once with one torch thread for the embedder (probe_1thread.json; RAG_N_THREADS=1)."""
     folder = OUT / str(size)
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "scale_probe.py"), str(folder)], check=True,
-                          capture_output=True, text=True, cwd=ROOT)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    (folder / "probe.json").write_text(json.dumps(result, indent=1))
-    return result
+    for name, env in (("probe.json", {}), ("probe_1thread.json", {"RAG_N_THREADS": "1"})):
+        done = subprocess.run([sys.executable, str(ROOT / "bench" / "scale_probe.py"), str(folder)], check=True,
+                              capture_output=True, text=True, cwd=ROOT, env={**os.environ, **env})
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        (folder / name).write_text(json.dumps(result, indent=1))
+    return json.loads((folder / "probe.json").read_text())
 
 
 def settings_for(size: int) -> Settings:

@@ -13,25 +13,36 @@ MODES = ("dense", "bm25", "hybrid", "evidence")
 BOUNDS = """\
 ## What bounds each figure
 
-- **Indexing throughput** is the embedding model: all-MiniLM-L6-v2 on the CPU cores, batches of 32. The
-  "embedding share" column is the time spent inside the embedder's batch call; the rest (reading, hashing,
-  chunking, Chroma writes, the file record, repair before and after) is what the pipeline adds.
-- **Re-run over an unchanged corpus** is a scan: every file is read and hashed and compared with the store's file
-  records; nothing is embedded. It is what a resumed run pays before it continues.
-- **BM25 rebuild** runs once after an index change (never per query, never per start): every chunk is read back from
-  Chroma, tokenised and stemmed, and the score matrix is built and saved under `index/bm25/`.
-- **Start** is what a fresh process pays before its first answer, apart from loading models: opening the store and
-  loading the persisted BM25 index (the score matrix and the chunk texts it returns).
-- **dense**: one query embedding (the fixed cost: see the query-embedding column) plus Chroma's HNSW search, which
-  grows roughly with log(corpus).
-- **bm25**: tokenising the question plus summing the score-matrix columns of its terms: linear in how many chunks
-  hold those terms. The synthetic corpus reuses ~250 seed sentences, so its vocabulary is tiny and every common
-  query term occurs in a large share of all chunks: a pessimistic case for BM25 compared with real documents.
-- **hybrid**: dense + bm25 + relative-score fusion of 2 x top_k results.
-- **evidence**: hybrid, then every sentence of the top_k chunks embedded (cold cache: a question never asked
-  before) and scored; it does not grow with the corpus, only with top_k and chunk size.
-- Memory: the embedding model and PyTorch (~0.9 GB) dominate; the BM25 matrix and its chunk texts add the part
-  that grows with the corpus.
+- **Indexing throughput** is the embedding model (all-MiniLM-L6-v2 on the CPU, batches of 32): the "embedding
+  share" column is the time inside the embedder's batch call. The rest (reading, hashing and chunking files, Chroma
+  writes, the check for leftovers of a crash) is a few percent: files are committed in groups of >= 256 chunks,
+  because every Chroma write costs ~30-40 ms whatever its size (per-file commits made it 6-20% of the time).
+  A run stopped by Ctrl-C or `kill -9` keeps every committed group; the next run re-reads all files (the re-run
+  column) and embeds only what is missing. On this shared machine 2 torch threads embed slower than 1 whenever
+  another process is busy (measured during the 100k run: 6.2 vs 10.5 chunks/s for a batch of 32 chunks).
+- **BM25 rebuild** happens once per index run that changed something, at its end (`Pipeline.index`), never per
+  question or per start: every chunk is read back from Chroma (about half the time), tokenised and stemmed, and
+  the score matrix is saved under `index/bm25/`. It grows linearly with the corpus. Another process answering
+  while an index run goes on rebuilds at most once during that run (the store's version token changes as a run
+  starts and ends, not per commit).
+- **Start** is what a fresh process pays before its first question, apart from loading models: opening Chroma and
+  memory-mapping the persisted BM25 index (constant: its arrays and chunk texts are read only when a question
+  needs them). **First question** adds Chroma loading its vector index and the first pass through the models.
+- **dense** = embedding the question + Chroma's HNSW search. The search is the part that grows with the corpus
+  (a few ms); the question embedding is a fixed ~13-25 ms on one thread, but with 2 torch threads on a machine
+  where another process keeps a core busy it takes 100-400 ms (threads wait for each other): that, not the corpus,
+  is what the 2-thread hybrid figures show.
+- **bm25**: tokenising the question and summing the score columns of its terms. The synthetic corpus reuses ~250
+  seed sentences, so its vocabulary is tiny and every common query word occurs in a large share of all chunks: a
+  pessimistic case for BM25 compared with real documents; it still stays at a few ms.
+- **hybrid** ~ dense + bm25: the relative-score fusion of the two top-6 lists adds nothing measurable.
+- **evidence** (what the answer engine uses) = hybrid, then every sentence of the 6 chunks embedded (cold cache: a
+  question never asked before) and ranked. It does not grow with the corpus; it is bound by embedding ~30-40
+  sentences, so it follows the thread setting like dense.
+- **Memory**: the embedding model and PyTorch (~0.9 GB) dominate serving; BM25 adds little because it is
+  memory-mapped. Indexing holds the chunks of all files still to embed, so its peak grows with the batch indexed.
+- The load column is the 1-minute load average before and after each measurement; the machine was shared with
+  other jobs throughout, so compare rows with similar load.
 """
 
 
@@ -39,7 +50,9 @@ def _load(folder: Path) -> dict | None:
     index, probe = folder / "index.json", folder / "probe.json"
     if not (index.exists() and probe.exists()):
         return None
-    return {"index": json.loads(index.read_text()), "probe": json.loads(probe.read_text())}
+    one = folder / "probe_1thread.json"
+    return {"index": json.loads(index.read_text()), "probe": json.loads(probe.read_text()),
+            "probe_1thread": json.loads(one.read_text()) if one.exists() else None}
 
 
 def _throughput(sessions: list[dict]) -> tuple[float, float, float]:
@@ -53,35 +66,42 @@ def _throughput(sessions: list[dict]) -> tuple[float, float, float]:
     return chunks / seconds, embed / seconds, (seconds - embed) / chunks * 1000
 
 
-def _rows(results: dict[int, dict]) -> tuple[list[str], list[str]]:
-    indexing = ["| chunks | files | sessions | chunks/s | embedding share | other s per 1k chunks | re-run unchanged s | "
-                "BM25 rebuild s | index MB (chroma + texts + bm25) | peak RSS MB | load |",
-                "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
-    retrieval = ["| chunks | start s (store + BM25 load) | first question s | dense p50 / p95 ms | bm25 p50 / p95 ms | "
-                 "hybrid p50 / p95 ms | evidence p50 / p95 ms | of dense: question embedding / Chroma search p50 ms | "
-                 "serving peak RSS MB | load |",
-                 "|---:|---|---:|---|---|---|---|---|---:|---|"]
+def _indexing_rows(results: dict[int, dict]) -> list[str]:
+    rows = ["| chunks | files | sessions | chunks/s | embedding share | other s per 1k chunks | re-run unchanged s | "
+            "BM25 rebuild s | index MB (chroma + texts + bm25) | peak RSS MB | load |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
     for _, r in sorted(results.items()):
-        index, probe = r["index"], r["probe"]
+        index = r["index"]
         sessions = index["sessions"]
         rate, share, other = _throughput(sessions)
         idle = [s["seconds"] for s in sessions if s.get("finished") and not s.get("embedded")]
         disk = index["disk_mb"]
-        loads = [s["load_before"] for s in sessions if s.get("embedded")]
-        indexing.append(
+        loads = [s["load_before"] for s in sessions if s.get("embedded")] + [s["load_after"] for s in sessions if s.get("embedded")]
+        rows.append(
             f"| {index['chunks']:,} | {index['files']:,} | {len([s for s in sessions if s.get('embedded')])} | {rate:.1f} | "
             f"{share:.0%} | {other:.1f} | {idle[-1] if idle else '-'} | {index['bm25_rebuild_s']} | "
             f"{sum(disk.values()):.0f} ({disk['chroma']:.0f} + {disk['texts']:.0f} + {disk['bm25']:.0f}) | "
             f"{max(s['peak_rss_mb'] for s in sessions)} | {min(loads, default=0):.1f}-{max(loads, default=0):.1f} |")
+    return rows
+
+
+def _retrieval_rows(results: dict[int, dict], key: str) -> list[str]:
+    rows = ["| chunks | start s (store + BM25 load) | first question s | dense p50 / p95 ms | bm25 p50 / p95 ms | "
+            "hybrid p50 / p95 ms | evidence p50 / p95 ms | of dense: question embedding / Chroma search p50 ms | "
+            "serving peak RSS MB | load |",
+            "|---:|---|---:|---|---|---|---|---|---:|---|"]
+    for _, r in sorted(results.items()):
+        probe = r[key]
+        if probe is None:
+            continue
         modes = probe["modes"]
-        retrieval.append(
-            f"| {index['chunks']:,} | {probe['start_store_s'] + probe['start_bm25_load_s']:.2f} "
+        rows.append(
+            f"| {r['index']['chunks']:,} | {probe['start_store_s'] + probe['start_bm25_load_s']:.2f} "
             f"({probe['start_store_s']:.2f} + {probe['start_bm25_load_s']:.2f}) | {probe['first_query_s']:.1f} | "
             + " | ".join(f"{modes[m]['p50_ms']:.0f} / {modes[m]['p95_ms']:.0f}" for m in MODES)
             + f" | {probe['query_embedding']['p50_ms']:.0f} / {probe.get('dense_search', {}).get('p50_ms', '-')} | "
-            f"{probe['serving_peak_rss_mb']} | "
-            f"{probe['load_before']:.1f}-{probe['load_after']:.1f} |")
-    return indexing, retrieval
+            f"{probe['serving_peak_rss_mb']} | {probe['load_before']:.1f}-{probe['load_after']:.1f} |")
+    return rows
 
 
 def _plot(results: dict[int, dict], path: Path) -> None:
@@ -90,19 +110,22 @@ def _plot(results: dict[int, dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = sorted(results)
-    chunks = [results[s]["index"]["chunks"] for s in sizes]
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for mode, colour in zip(MODES, ("tab:blue", "tab:orange", "tab:green", "tab:grey")):
-        modes = [results[s]["probe"]["modes"][mode] for s in sizes]
-        ax.plot(chunks, [m["p50_ms"] for m in modes], "o-", color=colour, label=f"{mode} p50")
-        ax.plot(chunks, [m["p95_ms"] for m in modes], "x--", color=colour, alpha=0.6, label=f"{mode} p95")
-    ax.axhline(50, color="red", linewidth=0.8, linestyle=":", label="goal: hybrid p50 50 ms")
-    ax.set(xscale="log", yscale="log", xlabel="chunks in the index", ylabel="latency per question (ms)",
-           title="Retrieval latency against corpus size (2 CPU cores)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    panels = [("probe", "embedder on 2 torch threads (the app's setting)"), ("probe_1thread", "embedder on 1 torch thread")]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5), sharey=True)
+    for ax, (key, title) in zip(axes, panels):
+        sizes = [s for s in sorted(results) if results[s][key]]
+        chunks = [results[s]["index"]["chunks"] for s in sizes]
+        for mode, colour in zip(MODES, ("tab:blue", "tab:orange", "tab:green", "tab:grey")):
+            modes = [results[s][key]["modes"][mode] for s in sizes]
+            ax.plot(chunks, [m["p50_ms"] for m in modes], "o-", color=colour, label=f"{mode} p50")
+            ax.plot(chunks, [m["p95_ms"] for m in modes], "x--", color=colour, alpha=0.6, label=f"{mode} p95")
+        ax.axhline(50, color="red", linewidth=0.8, linestyle=":", label="goal: hybrid p50 50 ms")
+        ax.set(xscale="log", yscale="log", xlabel="chunks in the index", title=title)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("latency per question (ms)")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=5, fontsize=8)
+    fig.suptitle("Retrieval latency against corpus size (2 shared CPU cores)")
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -114,14 +137,16 @@ def write_report(out: Path, bench: Path) -> None:
         return
     (bench / "scale_results.json").write_text(json.dumps({str(k): v for k, v in sorted(results.items())}, indent=1))
     _plot(results, bench / "scale_latency.png")
-    indexing, retrieval = _rows(results)
     text = "\n".join([
         "# Scale results", "",
         "Written by `python bench/scale.py` (raw numbers: `scale_results.json`). Synthetic corpora of seed sentences in",
         f"seeded random order, every chunk text distinct; chunks of 128 tokens; {os.cpu_count()} CPU cores, shared with",
         "other jobs (the load columns give the 1-minute load average around each measurement).", "",
-        "## Indexing", "", *indexing, "",
-        "## Retrieval (fresh process; 106 questions of evals/qa.jsonl per mode, after one warm-up)", "", *retrieval, "",
+        "## Indexing", "", *_indexing_rows(results), "",
+        "## Retrieval", "",
+        "A fresh process per row; the 106 questions of evals/qa.jsonl, each through every measure in turn, after one",
+        "warm-up. With the app's settings (the embedder on 2 torch threads):", "", *_retrieval_rows(results, "probe"), "",
+        "The same with the embedder on 1 torch thread (`RAG_N_THREADS=1`):", "", *_retrieval_rows(results, "probe_1thread"), "",
         "![latency against corpus size](scale_latency.png)", "", BOUNDS])
     (bench / "RESULTS.md").write_text(text)
     print(f"wrote {bench / 'RESULTS.md'}")

@@ -125,6 +125,31 @@ def commit_groups(pending: list[FileVersion]) -> Iterator[list[FileVersion]]:
         yield group
 
 
+def _commit(pending: list[FileVersion], removed: list[str], known: dict, store: ChunkStore, embedder: Callable[[], object],
+            summary: IndexSummary, progress: bool) -> None:
+    """Embed and store the pending files group by group, then drop the removed ones, counting into summary."""
+    from tqdm import tqdm
+
+    total = sum(len(version.nodes) for version in pending)
+    with tqdm(total=total, desc="embedding", unit="chunk", disable=not progress or not total) as bar:
+        # files are committed in groups as soon as they are embedded: an interrupted run keeps the finished groups
+        for group in commit_groups(pending):
+            embed_nodes([node for version in group for node in version.nodes], embedder(), bar)
+            with store.writing():
+                store.put_files(group)
+            for version in group:
+                is_update = version.source in known
+                summary.chunks_added += len(version.nodes)
+                summary.chunks_removed += known[version.source].chunks if is_update else 0
+                summary.updated += is_update
+                summary.added += not is_update
+    for source in removed:
+        with store.writing():
+            store.remove_file(source)
+        summary.removed += 1
+        summary.chunks_removed += known[source].chunks
+
+
 def index_folder(settings: Settings, store: ChunkStore, embedder: Callable[[], object], progress: bool = True) -> IndexSummary:
     """Add new, re-embed changed and drop deleted files of settings.seeds_dir; see the module docstring.
 
@@ -156,25 +181,11 @@ def index_folder(settings: Settings, store: ChunkStore, embedder: Callable[[], o
                 summary.unchanged += 1
                 continue
             pending.append(FileVersion(source, doc.text, doc.file_hash, doc.kind, make_nodes(source, doc, settings)))
-        total = sum(len(version.nodes) for version in pending)
-        with tqdm(total=total, desc="embedding", unit="chunk", disable=not progress or not total) as bar:
-            # files are committed in groups as soon as they are embedded: an interrupted run keeps the finished groups
-            for group in commit_groups(pending):
-                embed_nodes([node for version in group for node in version.nodes], embedder(), bar)
+        removed = sorted(set(known) - set(files))
+        if pending or removed:
+            with store.changing():
+                _commit(pending, removed, known, store, embedder, summary, progress)
                 with store.writing():
-                    store.put_files(group)
-                for version in group:
-                    is_update = version.source in known
-                    summary.chunks_added += len(version.nodes)
-                    summary.chunks_removed += known[version.source].chunks if is_update else 0
-                    summary.updated += is_update
-                    summary.added += not is_update
-        with store.writing():
-            for source in sorted(set(known) - set(files)):
-                store.remove_file(source)
-                summary.removed += 1
-                summary.chunks_removed += known[source].chunks
-            if summary.changed:
-                store.repair()  # drop texts no file version uses any more
+                    store.repair()  # drop texts no file version uses any more
     summary.seconds = time.perf_counter() - began
     return summary

@@ -59,4 +59,6 @@ class ChunkRetriever:
         else:
             found = self.fusion(bm25).retrieve(question)
         committed = self.store.committed()
+        if not all(is_committed(hit.node.metadata, committed) for hit in found):
+            committed = self.store.committed(refresh=True)
         return [hit for hit in found if is_committed(hit.node.metadata, committed)]

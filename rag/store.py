@@ -145,23 +145,36 @@ class ChunkStore:
         metadata = self.client.get_collection(self.files.name).metadata or {}
         return str(metadata.get(_VERSION_KEY, ""))
 
-    def _new_version(self) -> None:
-        # before and after each write: a reader that built BM25 mid-write, or a crash mid-write, leaves a stale stamp
-        self.files.modify(metadata={_VERSION_KEY: uuid.uuid4().hex})
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """Wrap a run of writes: the version changes as it starts and again as it ends (an exception included).
+
+        Not per write: a process answering while another indexes rebuilds BM25 at most once during the run, instead
+        of once per commit. A run killed outright leaves the first token, so BM25 built mid-run stays stale until
+        the next index run, which is also what resumes the killed one.
+        """
+        with self.writing():
+            self.files.modify(metadata={_VERSION_KEY: uuid.uuid4().hex})
+        try:
+            yield
+        finally:
+            with self.writing():
+                self.files.modify(metadata={_VERSION_KEY: uuid.uuid4().hex})
 
     def require_index(self) -> None:
         if self.files.count() == 0:
             raise IndexMissingError(f"The index is empty: put documents in {self.settings.seeds_dir}/ and run "
                                     f"`python -m rag index`")
 
-    def committed(self) -> set[tuple[str, str]]:
+    def committed(self, refresh: bool = False) -> set[tuple[str, str]]:
         """(source, file_hash) of every recorded file version: the chunks a search may return.
 
-        Asked per question, so it is re-read only when the version token changed: reading the file list costs
-        ~110 ms at 785 files (see version()).
+        Asked per question, so the file list is re-read only when the version token changed or the caller saw a
+        chunk the last read did not know (refresh=True: another process committed files during its run, between the
+        tokens): reading it costs ~110 ms at 785 files (see version()).
         """
         version = self.version()
-        if self._committed is None or self._committed[0] != version:
+        if refresh or self._committed is None or self._committed[0] != version:
             self._committed = (version, {(record.source, record.file_hash) for record in self.manifest().values()})
         return self._committed[1]
 
@@ -180,10 +193,10 @@ class ChunkStore:
     def put_files(self, versions: list[FileVersion]) -> None:
         """Store files' texts and embedded chunk nodes, replacing any older versions of the same sources.
 
+        Call it (and remove_file) inside `with store.changing():`, so that derived indexes see the change.
         One write per step for the whole group, not per file: each Chroma write costs ~30-40 ms whatever its size
         (measured: add of 13 chunks 41 ms, of 130 chunks 118 ms), which per 13-chunk file was ~20% of indexing time.
         """
-        self._new_version()
         self.texts_dir.mkdir(parents=True, exist_ok=True)
         for version in versions:
             text_path = self.texts_dir / f"{version.file_hash}.txt"
@@ -209,7 +222,6 @@ class ChunkStore:
         old_ids = set(self.chunks.get(where={"source": {"$in": sources}}, include=[])["ids"]) - set(new_ids)
         if old_ids:
             self.chunks.delete(ids=sorted(old_ids))
-        self._new_version()
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -238,26 +250,24 @@ class ChunkStore:
         return f"{what}. Run `python -m rag index` again; the files finished before are kept"
 
     def remove_file(self, source: str) -> None:
-        self._new_version()
         self.files.delete(ids=[source])
         self.chunks.delete(where={"source": source})
-        self._new_version()
 
     def repair(self) -> int:
         """Delete chunks that belong to no recorded file version (what a crash mid-update leaves); return how many."""
         manifest = self.manifest()
         stale: list[str] = []
         # a crash mid-write only ever leaves extra chunks: when the counts agree, skip reading every chunk's metadata
-        # (that read is what grows with the corpus: measured in bench/RESULTS.md)
+        # (that read grows with the corpus: 1.2 s at 10k chunks, on every index run)
         if self.chunks.count() != sum(record.chunks for record in manifest.values()):
             wanted = {(r.source, r.file_hash) for r in manifest.values()}
             got = self.chunks.get(include=["metadatas"])
             stale = [cid for cid, meta in zip(got["ids"], got["metadatas"])
                      if (meta.get("source"), meta.get("file_hash")) not in wanted]
-            for at in range(0, len(stale), 5000):
-                self.chunks.delete(ids=stale[at:at + 5000])
             if stale:
-                self._new_version()
+                with self.changing():
+                    for at in range(0, len(stale), 5000):
+                        self.chunks.delete(ids=stale[at:at + 5000])
         keep = {r.file_hash for r in manifest.values()}
         if self.texts_dir.is_dir():
             for path in self.texts_dir.glob("*.txt"):

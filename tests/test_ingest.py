@@ -212,3 +212,25 @@ def test_rerun_on_an_unchanged_store_never_reads_every_chunk(fresh_pipeline, mon
 
     monkeypatch.setattr(collection, "get", get)
     assert pipeline.index(progress=False).unchanged == 1
+
+
+def test_an_index_run_changes_the_version_as_it_starts_and_ends_not_per_commit(fresh_pipeline, monkeypatch):
+    # a process answering meanwhile rebuilds its BM25 index at most once during the run, not once per commit
+    import rag.ingest
+
+    monkeypatch.setattr(rag.ingest, "COMMIT_CHUNKS", 1)  # a commit per file
+    pipeline = fresh_pipeline()
+    for n in range(3):
+        (pipeline.settings.seeds_dir / f"f{n}.txt").write_text(f"File {n} is about the letter {chr(80 + n)}.", encoding="utf-8")
+    before = pipeline.store.version()
+    during: list[str] = []
+    original = type(pipeline.embedder).get_text_embedding_batch
+
+    def spy(self, texts, **kwargs):
+        during.append(pipeline.store.version())
+        return original(self, texts, **kwargs)
+
+    monkeypatch.setattr(type(pipeline.embedder), "get_text_embedding_batch", spy)
+    pipeline.index(progress=False)
+    assert len(during) == 3 and len(set(during)) == 1
+    assert len({before, during[0], pipeline.store.version()}) == 3
