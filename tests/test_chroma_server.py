@@ -132,10 +132,10 @@ def test_unreachable_server_is_one_clear_error(tmp_path, capsys):
     from rag.__main__ import main
 
     port = free_port()  # nothing listens here
-    with pytest.raises(StoreUnavailableError, match=f"Cannot open the Chroma server at 127.0.0.1:{port}"):
+    with pytest.raises(StoreUnavailableError, match=f"The Chroma server at 127.0.0.1:{port} does not answer"):
         ChunkStore(make_settings(tmp_path, chroma_host="127.0.0.1", chroma_port=port)).require_index()
     code = main(["retrieve", QUESTION, "--chroma-host", "127.0.0.1", "--chroma-port", str(port),
                  "--index-dir", str(tmp_path / "index")])
     err = capsys.readouterr().err
-    assert code == 1 and err.startswith("error: Cannot open the Chroma server") and "chroma run --path" in err
+    assert code == 1 and err.startswith("error: The Chroma server at") and "chroma run --path" in err
     assert "Traceback" not in err
