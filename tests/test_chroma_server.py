@@ -70,15 +70,18 @@ def indexed_on_server(chroma_server, tmp_path_factory) -> Path:
     return tmp
 
 
-def test_index_writes_into_the_server_not_the_index_folder(chroma_server, indexed_on_server):
+def test_index_writes_into_the_server_not_the_index_folder(chroma_server, indexed_on_server, capsys):
     import chromadb
+
+    from rag.__main__ import main
 
     client = chromadb.HttpClient(host=chroma_server[0], port=chroma_server[1])
     assert client.get_collection("rag_chunks_files").count() == 5
     assert client.get_collection("rag_chunks").count() > 5
     assert not (indexed_on_server / "index" / "chroma").exists(), "nothing embedded was opened"
-    again = cli(["index", "--quiet"], indexed_on_server, chroma_server)
-    assert again.returncode == 0 and "5 unchanged" in again.stdout, again.stdout + again.stderr
+    code = main(["index", "--quiet", "--seeds-dir", str(indexed_on_server / "seeds"), "--index-dir",
+                 str(indexed_on_server / "index"), "--chroma-host", chroma_server[0], "--chroma-port", str(chroma_server[1])])
+    assert code == 0 and "5 unchanged" in capsys.readouterr().out  # the flags route, in-process: the file records are read back
 
 
 def test_retrieve_over_the_server_matches_the_embedded_store(chroma_server, indexed_on_server, seeded_pipeline):
