@@ -144,12 +144,16 @@ def assert_consistent(found: dict) -> None:
         assert found["answer"] and found["bm25"], "hybrid and BM25 retrieval both answer"
 
 
-def assert_rerun_finishes_only_the_rest(settings, before: dict) -> dict:
+def assert_rerun_finishes_only_the_rest(settings, before: dict, record_property) -> dict:
     """Re-run: it embeds exactly the files not committed at their current version, then the index is whole."""
     current = file_hashes(settings)
     unfinished = {s for s, h in current.items() if before["records"].get(s, [None])[0] != h}
     added, updated, removed, unchanged, chunks = run_index(settings)
     after = audit(settings)
+    # the outcome, for the report (pytest --junitxml keeps these properties)
+    record_property("at_kill", {"files": len(before["records"]), "of": len(current), "chunks": before["chunks"],
+                                "orphans": before["orphans"], "answer": before["answer"][:60]})
+    record_property("rerun", {"files_embedded": added + updated, "chunks_embedded": chunks, "chunks": after["chunks"]})
     assert_consistent(after)
     assert (added + updated, removed, unchanged) == (len(unfinished), 0, len(current) - len(unfinished))
     assert chunks == sum(after["records"][s][1] for s in unfinished)
@@ -170,7 +174,7 @@ NEW_FILE_KILLS = [
 
 
 @pytest.mark.parametrize("kill", NEW_FILE_KILLS)
-def test_kill_while_indexing_new_files_leaves_a_consistent_index_and_a_rerun_finishes(tmp_path, kill):
+def test_kill_while_indexing_new_files_leaves_a_consistent_index_and_a_rerun_finishes(tmp_path, kill, record_property):
     settings = make_corpus(tmp_path)
     if kill[0] == "progress":
         kill_at_progress(settings, kill[1])
@@ -181,7 +185,7 @@ def test_kill_while_indexing_new_files_leaves_a_consistent_index_and_a_rerun_fin
     assert len(found["records"]) < len(file_hashes(settings)), "the kill came before the end"
     if kill[:2] == ("add", "after"):
         assert found["orphans"] > 0, "chunks of the killed file are there, unrecorded, and never returned"
-    assert_rerun_finishes_only_the_rest(settings, found)
+    assert_rerun_finishes_only_the_rest(settings, found, record_property)
 
 
 # ---- kills while replacing changed files ------------------------------------------------------------------------------
@@ -202,7 +206,8 @@ UPDATE_KILLS = [
 
 
 @pytest.mark.parametrize("kill", UPDATE_KILLS)
-def test_kill_while_replacing_a_changed_file_leaves_old_or_new_never_both(tmp_path, base_index, kill):
+def test_kill_while_replacing_a_changed_file_leaves_old_or_new_never_both(tmp_path, base_index, kill,
+                                                                          record_property):
     shutil.copytree(base_index, tmp_path, dirs_exist_ok=True)
     settings = make_settings(tmp_path)
     old = file_hashes(settings)
@@ -217,7 +222,7 @@ def test_kill_while_replacing_a_changed_file_leaves_old_or_new_never_both(tmp_pa
     assert versions["extra/report_0.txt"] == (old if kill[0] == "add" else new)["extra/report_0.txt"]
     assert versions["extra/report_1.txt"] == old["extra/report_1.txt"], "the second file was not reached"
     assert found["orphans"] > 0, "the version left behind is there, and never returned"
-    assert_rerun_finishes_only_the_rest(settings, found)
+    assert_rerun_finishes_only_the_rest(settings, found, record_property)
 
 
 # ---- two processes --------------------------------------------------------------------------------------------------
