@@ -95,6 +95,8 @@ def test_markup_in_a_document_or_question_is_shown_as_text(window, tmp_path):
 def test_refusal_is_styled_and_lists_the_closest_passages(window):
     page = window.page
     page.click("#new-chat")
+    # ask() counts the answers already shown: wait for the clear first, or a slow clear makes it wait for one too many
+    page.wait_for_function(f"document.querySelectorAll({json.dumps(FINAL)}).length === 0", timeout=120_000)
     ask(page, "What is the capital of Australia?")
     refusal = page.locator("#chat .refusal").last
     assert "The documents don't say." in refusal.inner_text() and refusal.locator("a.cite").count() > 0
