@@ -136,7 +136,7 @@ def index_size(size: int, settings: Settings) -> dict:
     from rag.ingest import index_folder
     from rag.keyword import load_bm25
     from rag.models import load_embedder
-    from rag.store import ChunkStore
+    from rag.store import ChunkStore, get_all
 
     record_path = OUT / str(size) / "index.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {"sessions": []}
@@ -145,7 +145,7 @@ def index_size(size: int, settings: Settings) -> dict:
     session = {"began": time.strftime("%Y-%m-%d %H:%M:%S"), "load_before": os.getloadavg()[0], "finished": False}
     began = time.perf_counter()
     try:
-        summary = index_folder(settings, store, embedder, progress=True)
+        summary = index_folder(settings, store, lambda: embedder, progress=True)
         session.update(finished=True, files_added=summary.added, files_unchanged=summary.unchanged,
                        chunks_added=summary.chunks_added)
     finally:  # an interrupted session still records what it embedded
@@ -163,7 +163,7 @@ def index_size(size: int, settings: Settings) -> dict:
     began = time.perf_counter()
     load_bm25(store, settings.top_k)
     record["bm25_rebuild_s"] = round(time.perf_counter() - began, 2)
-    metadatas = store.chunks.get(include=["metadatas"])["metadatas"]
+    metadatas = get_all(store.chunks, include=["metadatas"])["metadatas"]
     record.update(chunks=len(metadatas), distinct_chunks=len({m["chunk_hash"] for m in metadatas}),
                   files=len(store.manifest()), peak_rss_mb=round(peak_rss_mb()),
                   disk_mb={part: round(folder_mb(Path(settings.index_dir) / part), 1) for part in ("chroma", "texts", "bm25")},

@@ -131,7 +131,12 @@ def _plot(results: dict[int, dict], path: Path) -> None:
 
 
 def write_report(out: Path, bench: Path) -> None:
-    results = {int(p.name): r for p in out.iterdir() if p.name.isdigit() and (r := _load(p))} if out.is_dir() else {}
+    # Sizes measured in an earlier run (kept in scale_results.json) stay in the report unless measured again here:
+    # `--sizes 100000` on a later day must not drop the 1k and 10k rows it did not re-run.
+    earlier = bench / "scale_results.json"
+    results = {int(k): v for k, v in json.loads(earlier.read_text()).items()} if earlier.exists() else {}
+    if out.is_dir():
+        results.update({int(p.name): r for p in out.iterdir() if p.name.isdigit() and (r := _load(p))})
     if not results:
         print("nothing measured yet")
         return

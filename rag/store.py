@@ -24,6 +24,10 @@ _VERSION_KEY = "rag_version"  # metadata of the file collection
 _PLACEHOLDER_VECTOR = [0.0]  # file records carry no meaning in vector space; Chroma still wants an embedding
 SERVER_PROBE_S = 2.0  # chromadb's HttpClient has no timeout at all: a hung server would hang us forever
 LOW_DISK_BYTES = 64 * 2**20  # a write failing with less free space than this is reported as a full disk
+# Chroma's SQLite binds one variable per id asked for and per record whose metadata it returns, and SQLite allows
+# 32,766: a get of every chunk's metadata failed with "too many SQL variables" at 100k chunks (bench/scale.py).
+# Reads of many records go in pages of this size (reading 100k chunks: 8.3 s in pages of 20k, 8.9 s in pages of 5k).
+READ_PAGE = 10_000
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,24 @@ def is_committed(metadata: dict, committed: set[tuple[str, str]]) -> bool:
     or the new one, never both. A chunk deleted by another process can also come back from a stale vector index
     with no metadata at all."""
     return (metadata.get("source"), metadata.get("file_hash")) in committed
+
+
+def get_all(collection, ids: list[str] | None = None, **kwargs) -> dict[str, list]:
+    """collection.get(ids=..., **kwargs) for any number of records, read in pages of READ_PAGE (see there)."""
+    fields = ("ids", *kwargs.get("include", ()))
+    merged: dict[str, list] = {key: [] for key in fields}
+    at = 0
+    while ids is None or at < len(ids):
+        if ids is None:
+            page = collection.get(limit=READ_PAGE, offset=at, **kwargs)
+        else:
+            page = collection.get(ids=ids[at:at + READ_PAGE], **kwargs)
+        for key in fields:
+            merged[key].extend(page[key] or ())
+        at += READ_PAGE
+        if ids is None and len(page["ids"]) < READ_PAGE:
+            break
+    return merged
 
 
 @dataclass
@@ -130,7 +152,7 @@ class ChunkStore:
 
     # ---- reading -------------------------------------------------------------------------------------------------
     def manifest(self) -> dict[str, FileRecord]:
-        got = self.files.get(include=["metadatas"])
+        got = get_all(self.files, include=["metadatas"])
         return {
             source: FileRecord(source, meta["file_hash"], meta["kind"], int(meta["chunks"]), str(meta.get("chunking", "")))
             for source, meta in zip(got["ids"], got["metadatas"])
@@ -182,8 +204,13 @@ class ChunkStore:
         """Every committed chunk as a llama-index TextNode (for keyword indexing); see is_committed."""
         if self.chunks.count() == 0:
             return []
+        from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
         committed = self.committed()
-        return [node for node in self.vector_store.get_nodes(node_ids=None) if is_committed(node.metadata, committed)]
+        # what ChromaVectorStore.get_nodes does, read in pages (it asks for every record at once: see READ_PAGE)
+        got = get_all(self.chunks, include=["documents", "metadatas"])
+        return [metadata_dict_to_node(meta, text=text) for text, meta in zip(got["documents"], got["metadatas"])
+                if is_committed(meta, committed)]
 
     def document_text(self, file_hash: str) -> str:
         """The text as read (or extracted) that a chunk's start/end offsets index."""
@@ -207,7 +234,7 @@ class ChunkStore:
         nodes = [node for version in versions for node in version.nodes]
         new_ids = [node.node_id for node in nodes]
         if new_ids:  # leftovers of an interrupted attempt at these same versions would collide with the new ids
-            leftovers = self.chunks.get(ids=new_ids, include=[])["ids"]
+            leftovers = get_all(self.chunks, ids=new_ids, include=[])["ids"]
             if leftovers:
                 self.chunks.delete(ids=leftovers)
             # llama-index's ChromaVectorStore sends up to 41,665 nodes at once, but the embedded Chroma takes at most
@@ -261,7 +288,7 @@ class ChunkStore:
         # (that read grows with the corpus: 1.2 s at 10k chunks, on every index run)
         if self.chunks.count() != sum(record.chunks for record in manifest.values()):
             wanted = {(r.source, r.file_hash) for r in manifest.values()}
-            got = self.chunks.get(include=["metadatas"])
+            got = get_all(self.chunks, include=["metadatas"])
             stale = [cid for cid, meta in zip(got["ids"], got["metadatas"])
                      if (meta.get("source"), meta.get("file_hash")) not in wanted]
             if stale:

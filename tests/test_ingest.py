@@ -234,3 +234,52 @@ def test_an_index_run_changes_the_version_as_it_starts_and_ends_not_per_commit(f
     pipeline.index(progress=False)
     assert len(during) == 3 and len(set(during)) == 1
     assert len({before, during[0], pipeline.store.version()}) == 3
+
+
+class LimitedCollection:
+    """A real collection that fails like Chroma's SQLite past its variable limit (32,766 at full size): a get asking
+    for more than `limit` ids, or returning more than `limit` records with metadata or documents."""
+
+    def __init__(self, inner, limit: int):
+        self.inner, self.limit = inner, limit
+
+    def get(self, ids=None, limit=None, offset=None, include=(), **kwargs):
+        got = self.inner.get(ids=ids, limit=limit, offset=offset, include=include, **kwargs)
+        if len(ids or ()) > self.limit or (include and len(got["ids"]) > self.limit):
+            raise RuntimeError("Error executing plan: error returned from database: (code: 1) too many SQL variables")
+        return got
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_index_larger_than_one_read_works_in_pages(fresh_pipeline, monkeypatch):
+    # at 100k chunks, reading every chunk at once for BM25 failed (bench/scale.py); here the limit is 5 records
+    import rag.store
+
+    pipeline = fresh_pipeline()
+    seeds = pipeline.settings.seeds_dir
+    for n in range(3):
+        (seeds / f"f{n}.txt").write_text(" ".join(f"File {n} sentence {k} talks about topic {k}." for k in range(60)),
+                                         encoding="utf-8")
+    pipeline.index(progress=False)
+    store = pipeline.store
+    total = store.chunks.count()
+    assert total > 2 * 5 + 1
+    store.__dict__["chunks"] = LimitedCollection(store.chunks, 5)
+    store.__dict__["files"] = LimitedCollection(store.files, 2)
+    monkeypatch.setattr(rag.store, "READ_PAGE", 2)
+
+    assert sorted(store.manifest()) == ["f0.txt", "f1.txt", "f2.txt"]
+    nodes = store.nodes()
+    assert len(nodes) == total and len({n.node_id for n in nodes}) == total
+    assert all(n.metadata["source"] in store.manifest() for n in nodes)
+
+    store.chunks.inner.add(ids=["orphan"], embeddings=[[0.1] * 384], documents=["half-written"],
+                           metadatas=[{"source": "f0.txt", "file_hash": "not-committed", "start": 0, "end": 5}])
+    assert store.repair() == 1
+    (seeds / "f1.txt").write_text("File one was rewritten. " * 80, encoding="utf-8")
+    summary = pipeline.index(progress=False)
+    assert summary.updated == 1
+    assert len(store.nodes()) == store.chunks.count()
+    assert pipeline.retriever.retrieve("rewritten file one")[0].node.metadata["source"] == "f1.txt"
