@@ -15,13 +15,17 @@ BOUNDS = """\
 
 - **Indexing throughput** is the embedding model (all-MiniLM-L6-v2 on the CPU, batches of 32): the "embedding
   share" column is the time inside the embedder's batch call. The rest (reading, hashing and chunking files, Chroma
-  writes, the check for leftovers of a crash) is a few percent: files are committed in groups of >= 256 chunks,
-  because every Chroma write costs ~30-40 ms whatever its size (per-file commits made it 6-20% of the time).
+  writes, the check for leftovers of a crash) is a few percent up to 10k chunks and 14% at 100k, where Chroma's
+  HNSW inserts slow as the graph grows (the embedding bar fell from ~72 to ~55 chunks/s over the 100k run). Files
+  are committed in groups of >= 256 chunks, because every Chroma write costs ~30-40 ms whatever its size (per-file
+  commits made it 6-20% of the time).
   A run stopped by Ctrl-C or `kill -9` keeps every committed group; the next run re-reads all files (the re-run
-  column) and embeds only what is missing. On this shared machine 2 torch threads embed slower than 1 whenever
-  another process is busy (measured during the 100k run: 6.2 vs 10.5 chunks/s for a batch of 32 chunks).
+  column) and embeds only what is missing. Load matters more than size: the 100k row (quiet machine) embeds 4-6
+  times faster than the 1k and 10k rows (another job on the machine), and with another process busy 2 torch threads
+  embed slower than 1 (6.2 vs 10.5 chunks/s for a batch of 32, measured under load).
 - **BM25 rebuild** happens once per index run that changed something, at its end (`Pipeline.index`), never per
-  question or per start: every chunk is read back from Chroma (about half the time), tokenised and stemmed, and
+  question or per start: every chunk is read back from Chroma (13.6 of the 18.4 s at 100k; in pages of 10,000,
+  because Chroma's SQLite cannot return more than 32,766 records' metadata at once), tokenised and stemmed, and
   the score matrix is saved under `index/bm25/`. It grows linearly with the corpus. Another process answering
   while an index run goes on rebuilds at most once during that run (the store's version token changes as a run
   starts and ends, not per commit).
@@ -31,7 +35,7 @@ BOUNDS = """\
 - **dense** = embedding the question + Chroma's HNSW search. The search is the part that grows with the corpus
   (a few ms); the question embedding is a fixed ~13-25 ms on one thread, but with 2 torch threads on a machine
   where another process keeps a core busy it takes 100-400 ms (threads wait for each other): that, not the corpus,
-  is what the 2-thread hybrid figures show.
+  is what the 1k and 10k 2-thread rows show. On the quiet machine 2 threads are the faster (9 vs 13 ms at 100k).
 - **bm25**: tokenising the question and summing the score columns of its terms. The synthetic corpus reuses ~250
   seed sentences, so its vocabulary is tiny and every common query word occurs in a large share of all chunks: a
   pessimistic case for BM25 compared with real documents; it still stays at a few ms.
@@ -39,10 +43,13 @@ BOUNDS = """\
 - **evidence** (what the answer engine uses) = hybrid, then every sentence of the 6 chunks embedded (cold cache: a
   question never asked before) and ranked. It does not grow with the corpus; it is bound by embedding ~30-40
   sentences, so it follows the thread setting like dense.
-- **Memory**: the embedding model and PyTorch (~0.9 GB) dominate serving; BM25 adds little because it is
-  memory-mapped. Indexing holds the chunks of all files still to embed, so its peak grows with the batch indexed.
-- The load column is the 1-minute load average before and after each measurement; the machine was shared with
-  other jobs throughout, so compare rows with similar load.
+- **Memory**: the embedding model and PyTorch (~0.9 GB) dominate serving, plus Chroma's HNSW graph as it grows
+  (~0.3 GB at 100k); BM25 adds little because it is memory-mapped. Indexing holds the texts and chunks of every
+  file still to embed, so its peak grows with the batch indexed (the 100k row's 2,975 MB was measured before
+  indexing let go of each group's vectors once committed: ~12 KB of Python floats per chunk).
+- The load column is the 1-minute load average before and after each measurement (2 = the bench's own threads):
+  the 1k and 10k rows were measured while other jobs shared the machine, the 100k row on a quiet one, so compare
+  rows with similar load.
 """
 
 
