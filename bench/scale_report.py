@@ -20,9 +20,10 @@ BOUNDS = """\
   are committed in groups of >= 256 chunks, because every Chroma write costs ~30-40 ms whatever its size (per-file
   commits made it 6-20% of the time).
   A run stopped by Ctrl-C or `kill -9` keeps every committed group; the next run re-reads all files (the re-run
-  column) and embeds only what is missing. Load matters more than size: the 100k row (quiet machine) embeds 4-6
-  times faster than the 1k and 10k rows (another job on the machine), and with another process busy 2 torch threads
-  embed slower than 1 (6.2 vs 10.5 chunks/s for a batch of 32, measured under load).
+  column; "-" where a size was indexed in one session) and embeds only what is missing. Load matters more than
+  size: an earlier run of the 1k and 10k sizes beside another job embedded 10-15 chunks/s, 4-6 times slower than
+  these quiet rows, and with another process busy 2 torch threads embed slower than 1 (6.2 vs 10.5 chunks/s for
+  a batch of 32).
 - **BM25 rebuild** happens once per index run that changed something, at its end (`Pipeline.index`), never per
   question or per start: every chunk is read back from Chroma (13.6 of the 18.4 s at 100k; in pages of 10,000,
   because Chroma's SQLite cannot return more than 32,766 records' metadata at once), tokenised and stemmed, and
@@ -34,8 +35,9 @@ BOUNDS = """\
   needs them). **First question** adds Chroma loading its vector index and the first pass through the models.
 - **dense** = embedding the question + Chroma's HNSW search. The search is the part that grows with the corpus
   (a few ms); the question embedding is a fixed ~13-25 ms on one thread, but with 2 torch threads on a machine
-  where another process keeps a core busy it takes 100-400 ms (threads wait for each other): that, not the corpus,
-  is what the 1k and 10k 2-thread rows show. On the quiet machine 2 threads are the faster (9 vs 13 ms at 100k).
+  where another process keeps a core busy it took 100-400 ms in an earlier run of the 1k and 10k sizes (threads
+  wait for each other; hybrid p50 142-420 ms against 29-30 ms on 1 thread). On a quiet machine 2 threads are the
+  faster (8-9 vs 12-13 ms), so the app keeps 2; `RAG_N_THREADS=1` is the setting for a machine that is busy.
 - **bm25**: tokenising the question and summing the score columns of its terms. The synthetic corpus reuses ~250
   seed sentences, so its vocabulary is tiny and every common query word occurs in a large share of all chunks: a
   pessimistic case for BM25 compared with real documents; it still stays at a few ms.
@@ -48,8 +50,7 @@ BOUNDS = """\
   file still to embed, so its peak grows with the batch indexed (the 100k row's 2,975 MB was measured before
   indexing let go of each group's vectors once committed: ~12 KB of Python floats per chunk).
 - The load column is the 1-minute load average before and after each measurement (2 = the bench's own threads):
-  the 1k and 10k rows were measured while other jobs shared the machine, the 100k row on a quiet one, so compare
-  rows with similar load.
+  every row here was measured on a quiet machine (load below 2), so the rows compare with each other.
 """
 
 
