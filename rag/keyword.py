@@ -7,7 +7,9 @@ Loading memory-maps the persisted scores and chunk texts, so a start does not re
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import uuid
 from pathlib import Path
 
 from rag.store import ChunkStore
@@ -44,13 +46,52 @@ def load_bm25(store: ChunkStore, top_k: int):
     nodes = store.nodes()
     if not nodes:
         return None
-    # persist into a fresh folder then swap it in, so a crash never leaves a stamp beside a half-written index
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    _build(nodes, top_k).persist(str(partial), show_progress=False)
-    del nodes
-    _open(partial, top_k)  # writes the corpus line index that memory-mapping needs, before anyone can open the folder
-    (partial / _STAMP).write_text(json.dumps({"version": version}))
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
+    # Persist into a fresh folder then swap it in, so a crash never leaves a stamp beside a half-written index.
+    # The folder is this call's own: two processes (the UI and the CLI) may rebuild the same version at once.
+    _remove_orphans(folder)
+    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        _build(nodes, top_k).persist(str(partial), show_progress=False)
+        del nodes
+        _open(partial, top_k)  # writes the corpus line index that memory-mapping needs, before anyone can open it
+        (partial / _STAMP).write_text(json.dumps({"version": version}))
+        _swap_in(partial, folder)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return _open(folder, top_k)
+
+
+def _swap_in(partial: Path, folder: Path) -> None:
+    """Replace folder by partial. A reader that has the old one memory-mapped keeps reading it (unlinked files live
+    on until closed); if another process swapped in its own build first, the later build simply replaces it."""
+    old = folder.with_name(f"{folder.name}.old-{partial.name.rsplit('.partial-', 1)[1]}")
+    try:
+        folder.rename(old)
+    except FileNotFoundError:
+        pass
+    try:
+        partial.rename(folder)
+    except OSError:  # another process put its build in between our two renames; its stamp says which version it is
+        pass
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_orphans(folder: Path) -> None:
+    """Remove build folders left by processes that died mid-build (kill -9, a crash), not those of live ones."""
+    if not folder.parent.is_dir():
+        return
+    for kind in (".partial-", ".old-"):
+        for leftover in folder.parent.glob(f"{folder.name}{kind}*"):
+            pid = leftover.name.rsplit(kind, 1)[1].split("-")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -165,3 +165,51 @@ def test_index_rebuilds_bm25_so_the_next_question_does_not(fresh_pipeline, monke
     assert json.loads(stamp.read_text())["version"] == pipeline.store.version()
     monkeypatch.setattr(rag.keyword, "_build", lambda *a, **k: pytest.fail("BM25 rebuilt for a question"))
     assert "Omicron" in pipeline.retriever.retrieve("fifteenth letter", mode="bm25")[0].node.text
+
+
+def _stale_bm25(pipeline):
+    """An indexed pipeline whose persisted BM25 stamp no longer matches, so the next load rebuilds it."""
+    (pipeline.settings.seeds_dir / "a.txt").write_text("Pi is the sixteenth letter.", encoding="utf-8")
+    pipeline.index(progress=False)
+    folder = pipeline.settings.index_dir / "bm25" / pipeline.settings.collection
+    (folder / "rag_version.json").unlink()
+    return folder
+
+
+def test_two_rebuilds_of_bm25_at_once_both_succeed(fresh_pipeline, monkeypatch):
+    # the UI and the CLI may rebuild the same version at the same moment; they once shared one ".partial" folder,
+    # so the second deleted the first's half-written build under it
+    import rag.keyword
+
+    pipeline = fresh_pipeline()
+    folder = _stale_bm25(pipeline)
+    real_open, nested = rag.keyword._open, {}
+
+    def open_and_let_another_process_rebuild(path, top_k):
+        if ".partial" in path.name and not nested:  # the outer build is on disk, not yet swapped in
+            nested["started"] = True
+            nested["retriever"] = rag.keyword.load_bm25(pipeline.store, top_k)
+        return real_open(path, top_k)
+
+    monkeypatch.setattr(rag.keyword, "_open", open_and_let_another_process_rebuild)
+    outer = rag.keyword.load_bm25(pipeline.store, 6)
+    assert nested["retriever"] is not None and outer is not None
+    assert json.loads((folder / "rag_version.json").read_text())["version"] == pipeline.store.version()
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name], "a build folder was left behind"
+    assert "Pi is" in outer.retrieve("sixteenth letter")[0].node.text
+
+
+def test_bm25_rebuild_removes_folders_of_dead_builders_only(fresh_pipeline):
+    import os
+
+    import rag.keyword
+
+    pipeline = fresh_pipeline()
+    folder = _stale_bm25(pipeline)
+    dead = folder.with_name(f"{folder.name}.partial-999999999-deadbeef")  # above any pid Linux hands out
+    dead_old = folder.with_name(f"{folder.name}.old-999999999-deadbeef")
+    live = folder.with_name(f"{folder.name}.partial-{os.getpid()}-0badf00d")  # another thread of this process
+    for leftover in (dead, dead_old, live):
+        leftover.mkdir()
+    assert rag.keyword.load_bm25(pipeline.store, 6) is not None
+    assert not dead.exists() and not dead_old.exists() and live.exists()
