@@ -49,22 +49,23 @@ def load_bm25(store: ChunkStore, top_k: int):
     # Persist into a fresh folder then swap it in, so a crash never leaves a stamp beside a half-written index.
     # The folder is this call's own: two processes (the UI and the CLI) may rebuild the same version at once.
     _remove_orphans(folder)
-    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # the pid tells _remove_orphans whether its builder still runs
+    partial = folder.with_name(f"{folder.name}.partial-{tag}")
     try:
         _build(nodes, top_k).persist(str(partial), show_progress=False)
         del nodes
         _open(partial, top_k)  # writes the corpus line index that memory-mapping needs, before anyone can open it
         (partial / _STAMP).write_text(json.dumps({"version": version}))
-        _swap_in(partial, folder)
+        _swap_in(partial, folder, folder.with_name(f"{folder.name}.old-{tag}"))
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return _open(folder, top_k)
 
 
-def _swap_in(partial: Path, folder: Path) -> None:
-    """Replace folder by partial. A reader that has the old one memory-mapped keeps reading it (unlinked files live
-    on until closed); if another process swapped in its own build first, the later build simply replaces it."""
-    old = folder.with_name(f"{folder.name}.old-{partial.name.rsplit('.partial-', 1)[1]}")
+def _swap_in(partial: Path, folder: Path, old: Path) -> None:
+    """Replace folder by partial, moving the current one aside to old first. A reader that has it memory-mapped
+    keeps reading it (unlinked files live on until closed); if another process swapped in its own build first,
+    the later build simply replaces it."""
     try:
         folder.rename(old)
     except FileNotFoundError:
@@ -92,6 +93,6 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # alive, but another user's
+        pass
     return True
