@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def scale(monkeypatch, tmp_path, embedder):
     monkeypatch.syspath_prepend(str(ROOT / "bench"))
     import scale
+
     import rag.models
 
     monkeypatch.setattr(scale, "OUT", tmp_path / "out")
