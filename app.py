@@ -15,15 +15,15 @@ from types import SimpleNamespace
 
 from rag.answer import EMPTY_QUESTION, Engine
 from rag.config import BUNDLED_MODELS, Settings, load_settings
-from rag.conversation import Conversation
 from rag.errors import BadInputError, RagError
-from rag.feedback import append_feedback
 from rag.readers import READERS
-from rag.render import EMPTY_PANEL, documents_table
-from rag.uploads import remove_document, save_upload
-from rag.warm import WarmEngines
+from rag.ui.conversation import Conversation
+from rag.ui.feedback import append_feedback
+from rag.ui.render import EMPTY_PANEL, documents_table
+from rag.ui.uploads import remove_document, save_upload
+from rag.ui.warm import WarmEngines
 
-ASSETS = Path(__file__).resolve().parent / "rag"
+ASSETS = Path(__file__).resolve().parent / "rag" / "ui"
 EXAMPLES = ["Why was the February trip called off?", "Who did Blinken meet in Beijing?",
             "In which city did Wang Yi and Jake Sullivan hold talks in May 2023?"]
 ENGINE_SLOT = "engine"  # answers, uploads and removals share one queue slot: one at a time

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evals.dataset import load_items  # noqa: E402
-from rag.evidence import content_words  # noqa: E402
+from rag.text import content_words  # noqa: E402
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 

@@ -133,8 +133,8 @@ def folder_mb(folder: Path) -> float:
 
 def index_size(size: int, settings: Settings) -> dict:
     """Index the corpus (resuming), then rebuild BM25 once, timing each part; appends one session to index.json."""
+    from rag.bm25 import load_bm25
     from rag.ingest import index_folder
-    from rag.keyword import load_bm25
     from rag.models import load_embedder
     from rag.store import ChunkStore, get_all
 

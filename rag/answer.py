@@ -12,19 +12,19 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from rag.chat import standalone_question
 from rag.cite import Citation, Claim, citations_for, grounding, render_answer, split_markers, verify
 from rag.errors import BadInputError
 from rag.evidence import Evidence
+from rag.followup import standalone_question
 from rag.prompts import answer_messages
 
 REFUSAL = "The documents don't say. The closest passages found are listed below."
 MAX_QUESTION_CHARS = 2000
 EMPTY_QUESTION = "The question is empty; type a question about your documents"
-# Refusal thresholds, calibrated on evals/qa.jsonl (README "Trust"):
+# Refusal thresholds, calibrated on evals/qa.jsonl (docs/decisions.md):
 # - evidence whose best sentence scores below MIN_EVIDENCE_SCORE is off-topic: refuse without asking the model;
 # - an answer with less than MIN_GROUNDING of its sentences supported by the quotes is refused.
-MIN_EVIDENCE_SCORE = 0.39  # answerable eval questions: min 0.427; 12 off-topic questions: max 0.363
+MIN_EVIDENCE_SCORE = 0.39
 MIN_GROUNDING = 0.5
 SAFETY_TOKENS = 16
 
@@ -81,7 +81,7 @@ class Engine:
         budget = self.llm.context_window - self.settings.max_tokens - SAFETY_TOKENS
         kept = list(evidence)
         while True:
-            messages = answer_messages(question, [e.text for e in kept], small_model=self.llm.name == "fast")
+            messages = answer_messages(question, [e.text for e in kept], small_model=self.llm.small_model)
             tokens = self.llm.count_tokens(messages)
             if tokens <= budget:
                 return messages, kept, tokens

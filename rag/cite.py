@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 
 from rag.chunking import sentence_spans
-from rag.evidence import Evidence, content_words, cosine
+from rag.evidence import Evidence, SentenceVectors
+from rag.text import content_words, cosine
 
 # "[2]", "[1, 3]", "[Source 2]", "[Passage 1 and 2]": whatever label we use, small models write variants of it
 MARKER = re.compile(r"\s*\[\s*(?:(?:source|passage|evidence|doc(?:ument)?)\s*)?"
@@ -22,8 +23,7 @@ _NUMBER = re.compile(r"\d+")
 _META = re.compile(r"\b(passage|evidence|source|document)s?\b", re.I)
 
 # A sentence is supported by a quote when most of its content words occur there, or when it means nearly the same
-# and still shares some words. Calibrated on the eval answers (README "Trust"): correct paraphrases of the quote
-# score lexical >= 0.5 or cosine >= 0.6; invented facts sit well below both.
+# and still shares some words; calibrated on the eval answers (docs/decisions.md, "Verification thresholds").
 MIN_LEXICAL = 0.5
 MIN_COSINE = 0.6
 MIN_LEXICAL_WITH_COSINE = 0.25
@@ -103,14 +103,14 @@ def _supports(lexical: float, similarity: float) -> bool:
     return lexical >= MIN_LEXICAL or (similarity >= MIN_COSINE and lexical >= MIN_LEXICAL_WITH_COSINE)
 
 
-def verify(claims: list[tuple[str, tuple[int, ...]]], evidence: list[Evidence], vectors,
+def verify(claims: list[tuple[str, tuple[int, ...]]], evidence: list[Evidence], vectors: SentenceVectors,
            question: str = "") -> list[Claim]:
     """Check each claim against the passages it cites; a claim whose citation is wrong or missing is re-attributed
     to the passage that does support it, if one does (small models often mis-number), else flagged unsupported."""
     if not claims:
         return []
     texts = [sentence for sentence, _ in claims] + [item.text for item in evidence]
-    embedded = vectors.vectors(texts) if vectors is not None else [[0.0]] * len(texts)
+    embedded = vectors.vectors(texts)
     claim_vectors, passage_vectors = embedded[: len(claims)], embedded[len(claims):]
     checked = []
     for (sentence, cited), vector in zip(claims, claim_vectors):

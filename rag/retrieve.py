@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from rag.bm25 import load_bm25
 from rag.config import Settings
-from rag.keyword import load_bm25
 from rag.store import ChunkStore, is_committed
 
 MODES = ("hybrid", "dense", "bm25")

@@ -11,9 +11,9 @@ import pytest
 from app_server import serve_app
 
 from rag.errors import BadInputError
-from rag.feedback import append_feedback
-from rag.render import highlight, passage_html
-from rag.uploads import remove_document, safe_upload_name, save_upload
+from rag.ui.feedback import append_feedback
+from rag.ui.render import highlight, passage_html
+from rag.ui.uploads import remove_document, safe_upload_name, save_upload
 
 
 @pytest.mark.parametrize("name", ["../../evil.txt", "/etc/passwd.txt", "..\\evil.txt", ".hidden.txt", "..",

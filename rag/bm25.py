@@ -1,7 +1,7 @@
 """The BM25 side of retrieval: built from the store once per index version and persisted under index/bm25/.
 
 Example: load_bm25(store, top_k=6) -> BM25Retriever   (rebuilt only when store.version() changed since last time)
-Loading memory-maps the persisted scores and chunk texts, so a start does not read them all (10k chunks: 61 -> 2 ms).
+Loading memory-maps the persisted scores and chunk texts, so a start does not read them all (docs/decisions.md).
 """
 
 from __future__ import annotations
