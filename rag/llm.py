@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from rag.config import Settings
 from rag.errors import BackendUnavailableError
-from rag.models import gguf_path
+from rag.models import GGUF_MODELS, gguf_path
 
 _PER_MESSAGE_TOKENS = 6  # ChatML wraps each message in <|im_start|>role\n ... <|im_end|>\n
 PROBE_S = 2.0  # seconds a model server gets to list its models at start
@@ -24,6 +24,7 @@ PROBE_S = 2.0  # seconds a model server gets to list its models at start
 class LLMBackend(Protocol):
     name: str
     context_window: int
+    small_model: bool  # the answer prompt for small models (rag.prompts) carries a worked example
 
     def count_tokens(self, messages: list[dict]) -> int: ...
 
@@ -35,11 +36,12 @@ class LlamaCppBackend:
     we need the model's own tokenizer (budget guard), its GGUF chat template (the wrapper defaults to Llama-2
     prompts), and one long-lived Llama object whose KV cache keeps the fixed system-prompt prefix between questions."""
 
-    def __init__(self, model_path: str, name: str, n_ctx: int, n_threads: int):
+    def __init__(self, model_path: str, name: str, n_ctx: int, n_threads: int, small_model: bool = False):
         from llama_cpp import Llama
 
         self.name = name
         self.context_window = n_ctx
+        self.small_model = small_model
         try:
             self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
                              n_batch=512, seed=0, verbose=False)
@@ -70,6 +72,7 @@ class OpenAIServerBackend:
             base += "/v1"
         self.name = f"{model_name} at {base}"
         self.context_window = n_ctx
+        self.small_model = False  # a server's model is chosen for being bigger than the bundled ones
         self.url = base
         self.probe()  # before importing the client library (a second or two): a dead server is told at once
 
@@ -128,4 +131,5 @@ def load_llm(settings: Settings) -> LLMBackend:
     if settings.model.startswith(("http://", "https://")):
         return OpenAIServerBackend(settings.model, settings.model_name, settings.n_ctx)
     path = gguf_path(settings.model, settings.cache_dir)
-    return LlamaCppBackend(str(path), settings.model, settings.n_ctx, settings.n_threads)
+    return LlamaCppBackend(str(path), settings.model, settings.n_ctx, settings.n_threads,
+                           small_model=GGUF_MODELS[settings.model].small_model)

@@ -19,22 +19,37 @@ from rag.store import ChunkStore
 
 
 class Pipeline:
-    def __init__(self, settings: Settings):
+    """Each part is built on first use unless given: tests and tools pass a loaded embedder or a store to share."""
+
+    def __init__(self, settings: Settings, embedder=None, store: ChunkStore | None = None):
         self.settings = settings
+        self._embedder = embedder
+        self._store = store
+        self._retriever: ChunkRetriever | None = None
         self._lock = threading.Lock()  # Chroma and the embedder are shared by UI threads
         self._seen_version: str | None = None  # the store's version when this process last read or wrote it
 
-    @cached_property
+    @property
     def store(self) -> ChunkStore:
-        return ChunkStore(self.settings)
+        if self._store is None:
+            self._store = ChunkStore(self.settings)
+        return self._store
 
-    @cached_property
+    @property
     def embedder(self):
-        return load_embedder(self.settings.n_threads)
+        if self._embedder is None:
+            self._embedder = load_embedder(self.settings.n_threads)
+        return self._embedder
 
-    @cached_property
+    @property
     def retriever(self) -> ChunkRetriever:
-        return ChunkRetriever(self.settings, self.store, self.embedder)
+        if self._retriever is None:
+            self._retriever = ChunkRetriever(self.settings, self.store, self.embedder)
+        return self._retriever
+
+    def reset(self) -> None:
+        """Forget the retriever (its dense index and BM25), so the next search rebuilds them on the current store."""
+        self._retriever = None
 
     @cached_property
     def sentence_vectors(self) -> SentenceVectors:
@@ -65,7 +80,7 @@ class Pipeline:
         version = self.store.version()
         if self._seen_version is not None and version != self._seen_version:
             self.store.reopen()
-            self.__dict__.pop("retriever", None)
+            self.reset()
         self._seen_version = version
 
     def document_text(self, item: Evidence) -> str:

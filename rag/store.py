@@ -24,9 +24,8 @@ _VERSION_KEY = "rag_version"  # metadata of the file collection
 _PLACEHOLDER_VECTOR = [0.0]  # file records carry no meaning in vector space; Chroma still wants an embedding
 SERVER_PROBE_S = 2.0  # chromadb's HttpClient has no timeout at all: a hung server would hang us forever
 LOW_DISK_BYTES = 64 * 2**20  # a write failing with less free space than this is reported as a full disk
-# Chroma's SQLite binds one variable per id asked for and per record whose metadata it returns, and SQLite allows
-# 32,766: a get of every chunk's metadata failed with "too many SQL variables" at 100k chunks (bench/scale.py).
-# Reads of many records go in pages of this size (reading 100k chunks: 8.3 s in pages of 20k, 8.9 s in pages of 5k).
+# SQLite allows 32,766 bound variables and Chroma binds one per id asked for and per record returned with metadata:
+# reads of many records go in pages (docs/decisions.md, "Reads in pages").
 READ_PAGE = 10_000
 
 
@@ -76,13 +75,22 @@ class FileVersion:
 
 
 class ChunkStore:
-    def __init__(self, settings: Settings):
+    """`client` may be given (a Chroma client to share or wrap); by default it is opened from the settings on first use."""
+
+    def __init__(self, settings: Settings, client=None):
         self.settings = settings
         self.texts_dir = Path(settings.index_dir) / "texts"
+        self._client = client
+        self._owns_client = client is None  # a client given by the caller is the caller's to reopen or close
         self._committed: tuple[str, set[tuple[str, str]]] | None = None  # (version token, committed()) last read
 
-    @cached_property
+    @property
     def client(self):
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
+
+    def _connect(self):
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -129,11 +137,11 @@ class ChunkStore:
         run while the chat window is up) changed the store, this process would miss the new chunks and get deleted
         ones back without their metadata. A server client has no such copy and is kept.
         """
-        if self.settings.uses_chroma_server or "client" not in self.__dict__:
+        if self.settings.uses_chroma_server or self._client is None or not self._owns_client:
             return
-        client = self.__dict__.pop("client")
+        client, self._client = self._client, None
         for name in ("chunks", "files", "vector_store"):
-            self.__dict__.pop(name, None)
+            self.__dict__.pop(name, None)  # the collections opened through the old client
         client.close()
 
     @cached_property
@@ -161,8 +169,8 @@ class ChunkStore:
     def version(self) -> str:
         """A token that changes whenever chunks are added or removed (used to validate derived indexes such as BM25).
 
-        Read per question, so it is one small lookup whatever the corpus size: a hash of the file list cost ~110 ms
-        per question at 785 files and ~1 s at 7,700. Empty for a store no write of this code has touched yet.
+        Read per question, so it is one small lookup whatever the corpus size, not a hash of the file list
+        (docs/decisions.md). Empty for a store no write of this code has touched yet.
         """
         metadata = self.client.get_collection(self.files.name).metadata or {}
         return str(metadata.get(_VERSION_KEY, ""))
@@ -193,7 +201,7 @@ class ChunkStore:
 
         Asked per question, so the file list is re-read only when the version token changed or the caller saw a
         chunk the last read did not know (refresh=True: another process committed files during its run, between the
-        tokens): reading it costs ~110 ms at 785 files (see version()).
+        tokens): reading it grows with the number of files (see version()).
         """
         version = self.version()
         if refresh or self._committed is None or self._committed[0] != version:
@@ -221,8 +229,8 @@ class ChunkStore:
         """Store files' texts and embedded chunk nodes, replacing any older versions of the same sources.
 
         Call it (and remove_file) inside `with store.changing():`, so that derived indexes see the change.
-        One write per step for the whole group, not per file: each Chroma write costs ~30-40 ms whatever its size
-        (measured: add of 13 chunks 41 ms, of 130 chunks 118 ms), which per 13-chunk file was ~20% of indexing time.
+        One write per step for the whole group, not per file: a Chroma write has a fixed cost whatever its size
+        (docs/decisions.md, "One Chroma write per step").
         """
         self.texts_dir.mkdir(parents=True, exist_ok=True)
         for version in versions:
@@ -285,7 +293,7 @@ class ChunkStore:
         manifest = self.manifest()
         stale: list[str] = []
         # a crash mid-write only ever leaves extra chunks: when the counts agree, skip reading every chunk's metadata
-        # (that read grows with the corpus: 1.2 s at 10k chunks, on every index run)
+        # (a read that grows with the corpus, on every index run)
         if self.chunks.count() != sum(record.chunks for record in manifest.values()):
             wanted = {(r.source, r.file_hash) for r in manifest.values()}
             got = get_all(self.chunks, include=["metadatas"])

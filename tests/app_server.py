@@ -29,8 +29,7 @@ def serve_app(tmp: Path, llm, embedder, **overrides) -> Iterator[tuple[str, Pipe
     """Yield (url, pipeline) of a running app over a fresh index of the seeds; close it afterwards."""
     shutil.copytree(SEEDS, tmp / "seeds")
     settings = make_settings(tmp, model="fast", port=free_port(), **overrides)
-    pipeline = Pipeline(settings)
-    pipeline.__dict__["embedder"] = embedder
+    pipeline = Pipeline(settings, embedder=embedder)
     pipeline.index(progress=False)
     with serve_demo(Engine(pipeline, llm), settings) as url:
         yield url, pipeline

@@ -17,6 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 
 
+def pytest_collection_modifyitems(items):
+    """A test that runs a real language model or a browser is slow too: `-m "not slow"` leaves it out."""
+    for item in items:
+        if item.get_closest_marker("llm") or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
+
+
 def make_settings(tmp: Path, **overrides):
     return load_settings(seeds_dir=str(tmp / "seeds"), index_dir=str(tmp / "index"), data_dir=str(tmp / "data"),
                          **overrides)
@@ -34,8 +41,7 @@ def seeded_pipeline(tmp_path_factory, embedder) -> Pipeline:
     """A pipeline over an index of the five seed articles (read-only for tests: copy it before changing files)."""
     tmp = tmp_path_factory.mktemp("seeded")
     shutil.copytree(SEEDS, tmp / "seeds")
-    pipeline = Pipeline(make_settings(tmp))
-    pipeline.__dict__["embedder"] = embedder  # share the loaded model instead of loading it per pipeline
+    pipeline = Pipeline(make_settings(tmp), embedder=embedder)  # share the loaded model instead of loading it per pipeline
     pipeline.index(progress=False)
     return pipeline
 
@@ -46,8 +52,7 @@ def fresh_pipeline(tmp_path, embedder):
     (tmp_path / "seeds").mkdir()
 
     def build(**overrides) -> Pipeline:
-        pipeline = Pipeline(make_settings(tmp_path, **overrides))
-        pipeline.__dict__["embedder"] = embedder
+        pipeline = Pipeline(make_settings(tmp_path, **overrides), embedder=embedder)
         return pipeline
 
     return build

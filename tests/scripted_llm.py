@@ -8,6 +8,7 @@ class ScriptedLLM:
     """Replies with the given text, in small pieces, whatever it is asked; records the prompts it saw."""
 
     name = "scripted"
+    small_model = False
 
     def __init__(self, *replies: str, context_window: int = 4096):
         self.replies = list(replies)

@@ -29,10 +29,10 @@ BAD_QUESTIONS = [
     pytest.param("Why " * 4999 + "now?", "20,000 characters; keep it under 2,000", id="20000-characters"),
     pytest.param("?!?... ¿¡ — ***", "has no words in it", id="punctuation-only"),
 ]
-ODD_QUESTIONS = [  # answered, or refused with the closest passages; never an error
-    pytest.param("Why was the February\x00 trip\x1b called\x07 off?", id="nul-and-control-characters"),
-    pytest.param("为什么二月份的访问被取消了？", id="chinese"),
-    pytest.param("Почему февральская поездка была отменена?", id="russian"),
+ODD_QUESTIONS = [  # never an error: answered once cleaned, or (the English-only embedder finds no match) refused
+    pytest.param("Why was the February\x00 trip\x1b called\x07 off?", False, id="nul-and-control-characters"),
+    pytest.param("为什么二月份的访问被取消了？", True, id="chinese"),
+    pytest.param("Почему февральская поездка была отменена?", True, id="russian"),
 ]
 
 
@@ -57,12 +57,13 @@ def test_bad_question_is_refused_before_search_or_model(engine, question, messag
     assert_seed_question_answers(engine)
 
 
-@pytest.mark.parametrize("question", ODD_QUESTIONS)
-def test_odd_question_gets_an_answer_or_an_honest_refusal(engine, question):
+@pytest.mark.parametrize(("question", "refused"), ODD_QUESTIONS)
+def test_odd_question_gets_an_answer_or_an_honest_refusal(engine, question, refused):
     engine.llm.replies[:] = [REPLY]
     answer = engine.ask(question)
     assert answer.standalone_question.isprintable()
-    if answer.refused:
+    assert answer.refused is refused
+    if refused:
         assert answer.answer == REFUSAL and answer.evidence, "a refusal lists the closest passages"
     else:
         assert answer.citations and all(c.quote for c in answer.citations)
@@ -85,6 +86,7 @@ def where(pipeline) -> list[str]:
     return ["--seeds-dir", str(pipeline.settings.seeds_dir), "--index-dir", str(pipeline.settings.index_dir)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["ask", "retrieve"])
 @pytest.mark.parametrize(("question", "message"), BAD_QUESTIONS)
 def test_cli_bad_question_is_one_line_and_exit_1(seeded_pipeline, command, question, message):
@@ -95,17 +97,18 @@ def test_cli_bad_question_is_one_line_and_exit_1(seeded_pipeline, command, quest
 
 
 @pytest.mark.llm
-@pytest.mark.parametrize("question", [  # a command line cannot carry NUL (the OS refuses it): other control characters
-    pytest.param("Why was the February\x1b trip\x07 called off?", id="control-characters"),
-    pytest.param("为什么二月份的访问被取消了？", id="chinese"),
-    pytest.param("Почему февральская поездка была отменена?", id="russian"),
+@pytest.mark.parametrize(("question", "refused"), [  # a command line cannot carry NUL (the OS refuses it)
+    pytest.param("Why was the February\x1b trip\x07 called off?", False, id="control-characters"),
+    pytest.param("为什么二月份的访问被取消了？", True, id="chinese"),
+    pytest.param("Почему февральская поездка была отменена?", True, id="russian"),
 ])
-def test_cli_odd_question_is_answered_or_refused(seeded_pipeline, question):
+def test_cli_odd_question_is_answered_or_refused(seeded_pipeline, question, refused):
     done = rag_cli("ask", question, "--json", "--model", "fast", *where(seeded_pipeline), timeout=300)
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
     assert record["standalone_question"].isprintable()
-    assert record["citations"] if not record["refused"] else record["answer"] == REFUSAL
+    assert record["refused"] is refused
+    assert record["answer"] == REFUSAL if refused else any("balloon" in c["quote"] for c in record["citations"])
 
 
 # ---- questions through the chat window --------------------------------------------------------------------------------
@@ -128,6 +131,7 @@ def assert_window_still_answers(client, llm) -> None:
     assert not record["refused"] and any("weather balloon" in c["quote"] for c in record["citations"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("question", "message"), BAD_QUESTIONS)
 def test_window_says_what_is_wrong_with_a_bad_question(window, question, message):
     from gradio_client import Client
@@ -144,8 +148,9 @@ def test_window_says_what_is_wrong_with_a_bad_question(window, question, message
     assert_window_still_answers(client, llm)
 
 
-@pytest.mark.parametrize("question", ODD_QUESTIONS)
-def test_window_answers_or_refuses_an_odd_question(window, question):
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "refused"), ODD_QUESTIONS)
+def test_window_answers_or_refuses_an_odd_question(window, question, refused):
     from gradio_client import Client
 
     url, _, llm = window
@@ -153,7 +158,8 @@ def test_window_answers_or_refuses_an_odd_question(window, question):
     llm.replies[:] = [REPLY]
     _, record = ask(client, question)
     assert "error" not in record and record["standalone_question"].isprintable()
-    assert record["citations"] if not record["refused"] else record["answer"] == REFUSAL
+    assert record["refused"] is refused
+    assert record["answer"] == REFUSAL if refused else record["citations"]
     assert_window_still_answers(Client(url, verbose=False), llm)
 
 
@@ -192,8 +198,7 @@ def library(tmp_path_factory, embedder):
     """An index of the seed articles of this module's own, to add bad documents to and take them away again."""
     tmp = tmp_path_factory.mktemp("library")
     shutil.copytree(SEEDS, tmp / "seeds")
-    pipeline = Pipeline(make_settings(tmp))
-    pipeline.__dict__["embedder"] = embedder
+    pipeline = Pipeline(make_settings(tmp), embedder=embedder)
     pipeline.index(progress=False)
     return pipeline
 
@@ -239,6 +244,7 @@ def test_unicode_name_is_cited_under_its_own_name(library):
 
 
 # ---- documents through the window's upload ---------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(DOCUMENTS))
 def test_upload_of_a_bad_document_is_refused_or_indexed_and_the_rest_still_answers(window, case, tmp_path):
     from gradio_client import Client, handle_file
@@ -263,6 +269,7 @@ def test_upload_of_a_bad_document_is_refused_or_indexed_and_the_rest_still_answe
     assert set(pipeline.store.manifest()) == {p.name for p in SEEDS.iterdir()}
 
 
+@pytest.mark.slow
 def test_upload_named_like_a_path_lands_inside_the_documents_folder(window):
     """Gradio keeps only the last part of an uploaded file's name; our own check refuses the rest (test_app.py)."""
     from gradio_client import Client, handle_file
@@ -280,6 +287,7 @@ def test_upload_named_like_a_path_lands_inside_the_documents_folder(window):
         Client(url, verbose=False).predict("evil.txt", api_name="/remove")
 
 
+@pytest.mark.slow
 def test_upload_cannot_name_a_file_on_the_server(window, tmp_path):
     """The upload event takes only files a browser uploaded: a request naming a server path is refused by Gradio."""
     url, pipeline, _ = window
@@ -292,6 +300,7 @@ def test_upload_cannot_name_a_file_on_the_server(window, tmp_path):
     assert "secret.txt" not in pipeline.store.manifest() and not (pipeline.settings.seeds_dir / "secret.txt").exists()
 
 
+@pytest.mark.slow
 def test_upload_over_the_limit_is_refused_by_the_window(tmp_path, embedder):
     from gradio_client import Client, handle_file
 
@@ -334,10 +343,11 @@ def ten_megabytes() -> str:
     return "".join(text)
 
 
+@pytest.mark.slow
 def test_ten_megabyte_file_is_accepted_read_and_chunked_with_exact_offsets(tmp_path):
     from rag.chunking import chunk_spans
     from rag.readers import read_document
-    from rag.uploads import save_upload
+    from rag.ui.uploads import save_upload
 
     big = tmp_path / "manual.txt"
     big.write_text(ten_megabytes())
@@ -350,6 +360,7 @@ def test_ten_megabyte_file_is_accepted_read_and_chunked_with_exact_offsets(tmp_p
     assert all(doc.text[end:start].strip() == "" for (_, end), (start, _) in zip(spans, spans[1:])), "no text is lost"
 
 
+@pytest.mark.slow
 def test_a_file_with_more_chunks_than_one_chroma_batch_is_stored(fresh_pipeline):
     """Chroma takes at most get_max_batch_size() (5,461) records per call; llama-index would send them all at once.
     The vectors are made up: what is under test is the store, and embedding 6,000 chunks takes minutes."""

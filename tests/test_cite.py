@@ -1,9 +1,9 @@
-"""Citation parsing and verification edge cases (no model needed: the verifier gets plain text)."""
+"""Citation parsing and verification edge cases, checked with the real embedding model (no language model needed)."""
 
 import pytest
 
-from rag.cite import citations_for, grounding, lexical_support, render_answer, split_markers, verify
-from rag.evidence import Evidence
+from rag.cite import MIN_LEXICAL, citations_for, grounding, lexical_support, render_answer, split_markers, verify
+from rag.evidence import Evidence, SentenceVectors
 
 EVIDENCE = [
     Evidence("a.txt", "Blinken met Xi Jinping in Beijing on Monday.", 100, 145, 0.9),
@@ -37,38 +37,43 @@ def test_lexical_support_requires_the_numbers_of_the_claim():
     assert lexical_support("Blinken visits China on June 20", quote) == 0.0
 
 
-def test_supported_claim_gets_its_citation():
-    claims = verify([("Blinken met Xi Jinping in Beijing.", (1,))], EVIDENCE, vectors=None)
+@pytest.fixture(scope="module")
+def vectors(embedder):
+    return SentenceVectors(embedder)
+
+
+def test_supported_claim_gets_its_citation(vectors):
+    claims = verify([("Blinken met Xi Jinping in Beijing.", (1,))], EVIDENCE, vectors)
     assert claims[0].supported and claims[0].cited == (1,)
     citation = citations_for(claims, EVIDENCE)[0]
     assert (citation.source, citation.quote, citation.start, citation.end) == ("a.txt", EVIDENCE[0].text, 100, 145)
 
 
-def test_quote_that_does_not_support_its_sentence_is_flagged():
-    claims = verify([("Canberra is the capital of Australia.", (1,))], EVIDENCE, vectors=None)
+def test_quote_that_does_not_support_its_sentence_is_flagged(vectors):
+    claims = verify([("Canberra is the capital of Australia.", (1,))], EVIDENCE, vectors)
     assert not claims[0].supported
     assert grounding(claims) == 0.0 and citations_for(claims, EVIDENCE) == []
 
 
-def test_wrong_number_is_reattributed_to_the_supporting_passage():
-    claims = verify([("The trip was called off after a weather balloon was spotted.", (1,))], EVIDENCE, vectors=None)
+def test_wrong_number_is_reattributed_to_the_supporting_passage(vectors):
+    claims = verify([("The trip was called off after a weather balloon was spotted.", (1,))], EVIDENCE, vectors)
     assert claims[0].supported and claims[0].cited == (2,)
 
 
-def test_uncited_sentence_is_checked_against_all_passages():
-    claims = verify([("Blinken met Xi Jinping.", ())], EVIDENCE, vectors=None)
+def test_uncited_sentence_is_checked_against_all_passages(vectors):
+    claims = verify([("Blinken met Xi Jinping.", ())], EVIDENCE, vectors)
     assert claims[0].supported and claims[0].cited == (1,)
 
 
-def test_grounding_is_supported_over_all():
-    claims = verify([("Blinken met Xi Jinping.", (1,)), ("He ate Peking duck at a banquet.", (1,))], EVIDENCE, None)
+def test_grounding_is_supported_over_all(vectors):
+    claims = verify([("Blinken met Xi Jinping.", (1,)), ("He ate Peking duck at a banquet.", (1,))], EVIDENCE, vectors)
     assert [c.supported for c in claims] == [True, False]
     assert grounding(claims) == 0.5
 
 
-def test_empty_text_has_no_claims():
+def test_empty_text_has_no_claims(vectors):
     assert split_markers("", count=2) == ("", [])
-    assert verify([], EVIDENCE, None) == [] and grounding([]) == 0.0
+    assert verify([], EVIDENCE, vectors) == [] and grounding([]) == 0.0
 
 
 def test_sentences_about_the_passages_are_not_claims():
@@ -87,7 +92,14 @@ def test_restating_the_question_is_not_support():
     assert lexical_support("Pompeo visited in 2019.", quote, "Who visited before the 2023 trip?") == 0.0
 
 
-def test_answer_text_carries_the_verified_numbers():
+def test_answer_text_carries_the_verified_numbers(vectors):
     claims = verify([("The trip was called off after a weather balloon was spotted.", (1,)),
-                     ("He ate Peking duck", (1,))], EVIDENCE, None)
+                     ("He ate Peking duck", (1,))], EVIDENCE, vectors)
     assert render_answer(claims) == "The trip was called off after a weather balloon was spotted [2]. He ate Peking duck"
+
+
+def test_a_paraphrase_with_few_shared_words_is_supported_by_its_meaning(vectors):
+    sentence = "Blinken and Xi Jinping held a meeting in the Chinese capital."
+    assert lexical_support(sentence, EVIDENCE[0].text) < MIN_LEXICAL  # the words alone would not carry it
+    claims = verify([(sentence, (1,))], EVIDENCE, vectors)
+    assert claims[0].supported and claims[0].cited == (1,)

@@ -27,6 +27,8 @@ from scripted_llm import ScriptedLLM
 from rag.answer import Engine
 from rag.pipeline import Pipeline
 
+pytestmark = pytest.mark.slow  # subprocesses killed with SIGKILL
+
 QUESTION = "Why was the February trip called off?"
 REPLY = "It was called off after a Chinese weather balloon was spotted over U.S. airspace."
 AUDIT = Path(__file__).with_name("index_audit.py")
@@ -253,8 +255,7 @@ def test_index_in_another_process_while_this_one_answers(tmp_path, embedder):
     its version moved: Chroma's embedded client would otherwise keep its in-memory vector index, missing the new
     chunks and returning deleted ones without metadata)."""
     settings = make_corpus(tmp_path)
-    pipeline = Pipeline(settings)
-    pipeline.__dict__["embedder"] = embedder
+    pipeline = Pipeline(settings, embedder=embedder)
     pipeline.index(progress=False)
     engine = Engine(pipeline, ScriptedLLM())
     seeds = settings.seeds_dir

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from rag.pipeline import Pipeline
 from rag.readers import read_document
 
 
@@ -132,6 +133,7 @@ def test_second_concurrent_index_run_fails_fast(fresh_pipeline):
             pipeline.index(progress=False)
 
 
+@pytest.mark.slow  # loads its own embedder through the CLI
 def test_cli_index_prints_summary(tmp_path, capsys, monkeypatch):
     from rag.__main__ import main
 
@@ -253,8 +255,24 @@ class LimitedCollection:
         return getattr(self.inner, name)
 
 
+class LimitedClient:
+    """A real Chroma client whose collections are LimitedCollections."""
+
+    def __init__(self, inner, limit: int):
+        self.inner, self.limit = inner, limit
+
+    def get_or_create_collection(self, *args, **kwargs):
+        return LimitedCollection(self.inner.get_or_create_collection(*args, **kwargs), self.limit)
+
+    def get_collection(self, *args, **kwargs):
+        return LimitedCollection(self.inner.get_collection(*args, **kwargs), self.limit)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
 def test_index_larger_than_one_read_works_in_pages(fresh_pipeline, monkeypatch):
-    # at 100k chunks, reading every chunk at once for BM25 failed (bench/scale.py); here the limit is 5 records
+    # at 100k chunks, reading every chunk at once for BM25 failed (bench/scale.py); here the limit is 2 records
     import rag.store
 
     pipeline = fresh_pipeline()
@@ -263,11 +281,11 @@ def test_index_larger_than_one_read_works_in_pages(fresh_pipeline, monkeypatch):
         (seeds / f"f{n}.txt").write_text(" ".join(f"File {n} sentence {k} talks about topic {k}." for k in range(60)),
                                          encoding="utf-8")
     pipeline.index(progress=False)
+    total = pipeline.store.chunks.count()
+    assert total > 5 * 2
+    limited = rag.store.ChunkStore(pipeline.settings, client=LimitedClient(pipeline.store.client, 2))
+    pipeline = Pipeline(pipeline.settings, embedder=pipeline.embedder, store=limited)
     store = pipeline.store
-    total = store.chunks.count()
-    assert total > 2 * 5 + 1
-    store.__dict__["chunks"] = LimitedCollection(store.chunks, 5)
-    store.__dict__["files"] = LimitedCollection(store.files, 2)
     monkeypatch.setattr(rag.store, "READ_PAGE", 2)
 
     assert sorted(store.manifest()) == ["f0.txt", "f1.txt", "f2.txt"]
