@@ -22,7 +22,7 @@ from rag.readers import DocumentText, is_supported, read_document
 from rag.store import ChunkStore, FileVersion
 
 EMBED_BATCH = 32
-COMMIT_CHUNKS = 256  # chunks embedded between commits: an interruption re-embeds at most this many (~10 s)
+COMMIT_CHUNKS = 256  # chunks embedded between commits: an interruption re-embeds at most this many (docs/decisions.md)
 
 
 @dataclass
@@ -143,8 +143,7 @@ def _commit(pending: list[FileVersion], removed: list[str], known: dict, store: 
                 summary.chunks_removed += known[version.source].chunks if is_update else 0
                 summary.updated += is_update
                 summary.added += not is_update
-                # committed: let go of its vectors and text, or a big run holds them all until it ends (each vector
-                # is 384 Python floats, ~12 KB: 1.2 GB at 100k chunks)
+                # committed: let go of its vectors and text, or a big run holds them all until it ends
                 version.nodes, version.text = [], ""
     for source in removed:
         with store.writing():

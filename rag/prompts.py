@@ -6,12 +6,8 @@ and the question are new tokens in each prompt.
 
 from __future__ import annotations
 
-# No "say you don't know" instruction: with one, the 1.5B model refused half of the answerable questions in a
-# 12-question probe (4 of 8); without it, it answered them, and its invented answers to unanswerable questions
-# are caught by verification (rag/cite.py), which decides refusal from the quotes rather than the model's whim.
-# The question stands before and after the passages: with it only before, the 0.5B model replied with a bare
-# "[1]" to 5 of 5 probe questions; it still does for most unless given its own wording with a worked example
-# (SMALL_MODEL_SYSTEM). The 1.5B model is not shown the example: it copied it as its answer when unsure.
+# No "say you don't know" instruction (it made the 1.5B model refuse answerable questions); the question before and
+# after the passages; a worked example for small models only. Figures: docs/decisions.md, "The answer prompt".
 ANSWER_SYSTEM = (
     "Answer the question using only the numbered passages, in one to three short full sentences. "
     "After each sentence, write the number of the passage that supports it in square brackets, like [2]. "
