@@ -20,6 +20,8 @@ from test_app import chat
 from rag.errors import StoreUnavailableError
 from rag.store import ChunkStore
 
+pytestmark = pytest.mark.slow  # a real `chroma run` server
+
 QUESTION = "Why was the February trip called off?"
 
 

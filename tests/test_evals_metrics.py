@@ -210,15 +210,23 @@ def test_gate_without_stored_figures_is_an_error(tmp_path):
         gate.check({"ours": STORED}, {"ours": "retrieval/qa/all"}, tmp_path / "none.json")
 
 
-def test_cli_check_exit_codes(tmp_path):
-    """--check through the CLI's gate path: save figures, then a worse stored baseline makes the run fail."""
-    path = tmp_path / "baseline.json"
-    gate.save({"ours": STORED}, {"ours": "k"}, path, "python -m evals")
-    assert gate.check({"ours": STORED}, {"ours": "k"}, path) == []
-    saved = json.loads(path.read_text())
-    saved["gates"]["k"]["figures"]["accuracy"] = 0.9
-    path.write_text(json.dumps(saved))
-    assert gate.check({"ours": STORED}, {"ours": "k"}, path)
+@pytest.mark.slow
+def test_cli_check_exit_codes(tmp_path, capsys):
+    """`python -m evals --check` exits 0 while the stored figures hold and 2 once one of them is out of reach."""
+    from evals.__main__ import main
+
+    shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
+    stored = tmp_path / "baseline.json"
+    common = ["--retrieval-only", "--limit", "3", "--quiet", "--baseline-file", str(stored), "--out", str(tmp_path / "out"),
+              "--seeds-dir", str(tmp_path / "seeds"), "--index-dir", str(tmp_path / "index")]
+    assert main([*common, "--save-baseline"]) == 0
+    assert main([*common, "--check"]) == 0
+    saved = json.loads(stored.read_text())
+    (key,) = saved["gates"]
+    saved["gates"][key]["tolerances"] = {"hit@5": {"min": 1.01}}  # a floor no run can reach
+    stored.write_text(json.dumps(saved))
+    assert main([*common, "--check"]) == 2
+    assert "REGRESSION" in capsys.readouterr().err
 
 
 # ---- progress log and --resume ------------------------------------------------------------------------------------
