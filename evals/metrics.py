@@ -56,16 +56,28 @@ def key_term_recall(answer: str, groups: Sequence[Sequence[str]]) -> float:
 
 
 MIN_REPEAT_WORDS = 3  # "Yes." twice is not a loop; a short repeat is too often a legitimate echo
+MIN_LOOP_WORDS = 6  # a phrase this long said twice in a row is a generation loop, not style
+
+
+def _loops(words: Sequence[str]) -> bool:
+    """True when some run of at least MIN_LOOP_WORDS words is immediately followed by itself."""
+    for k in range(MIN_LOOP_WORDS, len(words) // 2 + 1):
+        for i in range(len(words) - 2 * k + 1):
+            if words[i] == words[i + k] and words[i:i + k] == words[i + k:i + 2 * k]:
+                return True
+    return False
 
 
 def has_repeated_sentence(answer: str) -> bool:
     """True when the answer says the same sentence twice: two of its sentences (split as the engine's verifier splits
     them; a line break ends one) are equal after normalise_answer (markers, case, punctuation and articles ignored),
     or one of them is the other followed by more words (a repeat that trails off into an extra clause). Sentences of
-    fewer than MIN_REPEAT_WORDS words are ignored.
+    fewer than MIN_REPEAT_WORDS words are ignored. A loop that never ends its sentence counts too: a run of at least
+    MIN_LOOP_WORDS normalised words said twice in a row.
 
     Example: has_repeated_sentence("Blinken met Xi [1]. He met Xi Jinping. Blinken met Xi.") -> True
              has_repeated_sentence("Blinken met Xi [1]. Blinken met Xi in Beijing on Monday [2].") -> True
+             has_repeated_sentence("He left because he was seeking new ties because he was seeking new ties") -> True
              has_repeated_sentence("Blinken met Xi [1]. Blinken met Wang Yi [2].") -> False
     """
     seen: list[list[str]] = []
@@ -78,7 +90,7 @@ def has_repeated_sentence(answer: str) -> bool:
             if longer[:len(shorter)] == shorter:
                 return True
         seen.append(words)
-    return False
+    return _loops(normalise_answer(answer).split())
 
 
 def token_f1(answer: str, golds: Iterable[str]) -> float:

@@ -67,7 +67,9 @@ def test_key_term_recall_counts_groups_matched_as_whole_words():
     ("It was a balloon [1].\nIt was a balloon [1].", True),  # a line break ends a sentence too
     ("Blinken met Xi Jinping [1]. Blinken met Wang Yi [2].", False),
     ("Yes [1]. Yes [2].", False),  # shorter than MIN_REPEAT_WORDS: an echo, not a loop
-    ("He met Xi in Beijing, and he met Xi in Beijing again.", False),  # one sentence
+    ("He met Xi in Beijing, and he met Xi in Beijing again.", False),  # one sentence, the phrase not back to back
+    ("Austin declined because he was seeking to expand ties because he was seeking to expand ties because he", True),
+    ("The talks were candid and constructive, candid and constructive.", False),  # 3 words twice: under MIN_LOOP_WORDS
     ("", False),
 ])
 def test_has_repeated_sentence(answer, repeated):
