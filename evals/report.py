@@ -96,7 +96,8 @@ def failure_blocks(items: Mapping[str, Item], scores: Sequence[Mapping], records
             lines.append(f"error: {record['error']}")
         lines.append("gold: " + (" | ".join(item.answers) or "(not in the documents: should refuse)"))
         if item.key_terms:
-            missed = [g for g in item.key_terms if not contains_answer(record.get("answer") or "", g)]
+            answer = "" if record.get("refused") else record.get("answer") or ""
+            missed = [g for g in item.key_terms if answer and not contains_answer(answer, g)]
             lines.append("key terms: " + " + ".join("/".join(g) for g in item.key_terms)
                          + (f" (missed: {' + '.join('/'.join(g) for g in missed)})" if missed else ""))
         lines += [f"gold quote ({', '.join(item.sources)}): {q}" for q in item.quotes]

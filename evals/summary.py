@@ -70,7 +70,7 @@ def aggregate_answers(scores: Sequence[Mapping]) -> dict:
     out["citations"] = len(quotes)
     out["quote_exactness"] = m.rate(quotes)
     out["mean_grounding"] = m.mean(s["grounding"] for s in scores)
-    _proportion(out, "repeated_sentence_rate", [s["repeated"] for s in scores if s["repeated"] is not None])
+    out["repeated_sentence_rate"] = m.rate([s["repeated"] for s in scores if s["repeated"] is not None])
     for k in HIT_KS:
         out[f"hit@{k}"] = m.rate([s[f"hit@{k}"] for s in answerable])
     out["mrr"] = m.mean(s["rr"] for s in answerable)
