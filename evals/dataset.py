@@ -2,6 +2,8 @@
 
 Example: items = load_items(Path("evals/qa.jsonl")); items[0].question -> "Which US Ambassador ..."
          gold_spans(items[0], Path("seeds")) -> [("000_7e71d6686ee625e3.txt", 281, 385)]
+         items[27].key_terms -> [["balloon", "airship"], ["airspace", "spotted", "veered", "off course"]]
+         items[27].split -> "heldout" (kept back from tuning; the others are "dev")
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TYPES = ("factoid", "multi_doc", "why", "list", "date", "noise", "paraphrase", "unanswerable", "followup")
+TYPES = ("factoid", "multi_doc", "why", "how", "list", "date", "noise", "paraphrase", "unanswerable", "followup",
+         "topic_switch")
+SPLITS = ("dev", "heldout")  # heldout items are kept back from tuning: look at their answers only to report
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,8 @@ class Item:
     quotes: list[str]
     type: str
     history: list[dict] = field(default_factory=list)
+    key_terms: list[list[str]] = field(default_factory=list)
+    split: str = "dev"
 
     @property
     def answerable(self) -> bool:
@@ -38,7 +44,9 @@ def load_items(path: Path) -> list[Item]:
             raw = json.loads(line)
             items.append(Item(id=str(raw["id"]), question=raw["question"], answers=list(raw.get("answers", [])),
                               sources=list(raw.get("sources", [])), quotes=list(raw.get("quotes", [])),
-                              type=raw.get("type", "factoid"), history=list(raw.get("history", []))))
+                              type=raw.get("type", "factoid"), history=list(raw.get("history", [])),
+                              key_terms=[list(group) for group in raw.get("key_terms", [])],
+                              split=raw.get("split", "dev")))
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: not a valid eval item ({exc})") from None
     return items

@@ -12,6 +12,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
+from rag.chunking import sentence_spans
 from rag.cite import MARKER
 
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
@@ -39,6 +40,57 @@ def contains_answer(answer: str, golds: Iterable[str]) -> bool:
     """
     padded = f" {normalise_answer(answer)} "
     return any(gold and f" {gold} " in padded for gold in map(normalise_answer, golds))
+
+
+def key_term_recall(answer: str, groups: Sequence[Sequence[str]]) -> float:
+    """Share of the key-term groups that have at least one alternative in the answer, matched as whole words after
+    normalise_answer (as contains_answer matches a gold answer); 1.0 when there are no groups (nothing required).
+
+    Example: key_term_recall("A weather balloon was spotted over U.S. airspace [1].",
+                             [["balloon"], ["airspace", "spotted"], ["February"]]) -> 0.667   (2 of 3 groups)
+             key_term_recall("It was a balloonist.", [["balloon"]]) -> 0.0
+    """
+    if not groups:
+        return 1.0
+    return sum(contains_answer(answer, group) for group in groups) / len(groups)
+
+
+MIN_REPEAT_WORDS = 3  # "Yes." twice is not a loop; a short repeat is too often a legitimate echo
+MIN_LOOP_WORDS = 6  # a phrase this long said twice in a row is a generation loop, not style
+
+
+def _loops(words: Sequence[str]) -> bool:
+    """True when some run of at least MIN_LOOP_WORDS words is immediately followed by itself."""
+    for k in range(MIN_LOOP_WORDS, len(words) // 2 + 1):
+        for i in range(len(words) - 2 * k + 1):
+            if words[i] == words[i + k] and words[i:i + k] == words[i + k:i + 2 * k]:
+                return True
+    return False
+
+
+def has_repeated_sentence(answer: str) -> bool:
+    """True when the answer says the same sentence twice: two of its sentences (split as the engine's verifier splits
+    them; a line break ends one) are equal after normalise_answer (markers, case, punctuation and articles ignored),
+    or one of them is the other followed by more words (a repeat that trails off into an extra clause). Sentences of
+    fewer than MIN_REPEAT_WORDS words are ignored. A loop that never ends its sentence counts too: a run of at least
+    MIN_LOOP_WORDS normalised words said twice in a row.
+
+    Example: has_repeated_sentence("Blinken met Xi [1]. He met Xi Jinping. Blinken met Xi.") -> True
+             has_repeated_sentence("Blinken met Xi [1]. Blinken met Xi in Beijing on Monday [2].") -> True
+             has_repeated_sentence("He left because he was seeking new ties because he was seeking new ties") -> True
+             has_repeated_sentence("Blinken met Xi [1]. Blinken met Wang Yi [2].") -> False
+    """
+    seen: list[list[str]] = []
+    for start, end in sentence_spans(answer):
+        words = normalise_answer(answer[start:end]).split()
+        if len(words) < MIN_REPEAT_WORDS:
+            continue
+        for earlier in seen:
+            shorter, longer = sorted((earlier, words), key=len)
+            if longer[:len(shorter)] == shorter:
+                return True
+        seen.append(words)
+    return _loops(normalise_answer(answer).split())
 
 
 def token_f1(answer: str, golds: Iterable[str]) -> float:

@@ -13,15 +13,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from evals.dataset import Item
+from evals.metrics import contains_answer
 
 ANSWER_ROWS = [
     ("n", "items"), ("n_answerable", "answerable items"), ("n_unanswerable", "unanswerable items"),
-    ("accuracy", "accuracy (answerable: contains a gold answer; unanswerable: refused)"),
-    ("answer_accuracy", "answer accuracy on answerable items"), ("token_f1", "token F1 on answerable items"),
+    ("accuracy", "accuracy (answerable: contains a gold answer, or every key term; unanswerable: refused)"),
+    ("answer_accuracy", "answer accuracy on answerable items"),
+    ("containment_accuracy", "answer accuracy by gold-answer containment alone (key terms ignored)"),
+    ("key_term_recall", "mean key-term recall (items with key terms)"), ("token_f1", "token F1 on answerable items"),
     ("refusal_rate", "refusal rate on unanswerable items"), ("false_refusal_rate", "false-refusal rate on answerable"),
     ("crag_score", "CRAG score (+1 right, 0 refused, -1 wrong)"), ("citation_precision", "citation source precision"),
     ("citation_recall", "citation source recall"), ("citations", "citations"),
     ("quote_exactness", "quote exactness (file[start:end] == quote)"), ("mean_grounding", "mean grounding"),
+    ("repeated_sentence_rate", "answers that repeat a sentence (answered items)"),
     ("hit@1", "retrieved source hit@1"), ("hit@5", "retrieved source hit@5"), ("mrr", "retrieved source MRR"),
     ("ttft_p50_s", "time to first token p50 (s)"), ("ttft_p95_s", "time to first token p95 (s)"),
     ("total_p50_s", "total time p50 (s)"), ("total_p95_s", "total time p95 (s)"),
@@ -50,14 +54,16 @@ def figures_table(overalls: Mapping[str, Mapping], rows: Sequence[tuple[str, str
                                              for key, label in rows if any(key in o for o in overalls.values())])
 
 
-def type_table(summaries: Mapping[str, Mapping], columns: Sequence[tuple[str, str]]) -> tuple:
-    types = list(dict.fromkeys(t for s in summaries.values() for t in s["by_type"]))
-    header = ["type", "n"] + [f"{name} {label}" for name in summaries for _, label in columns]
+def type_table(summaries: Mapping[str, Mapping], columns: Sequence[tuple[str, str]], group: str = "type") -> tuple:
+    """One row per question type (or per split, group="split"), each pipeline's columns side by side."""
+    key = f"by_{group}"
+    types = list(dict.fromkeys(t for s in summaries.values() for t in s[key]))
+    header = [group, "n"] + [f"{name} {label}" for name in summaries for _, label in columns]
     rows = []
     for t in types:
-        row = [t, fmt(next(s["by_type"][t]["n"] for s in summaries.values() if t in s["by_type"]))]
+        row = [t, fmt(next(s[key][t]["n"] for s in summaries.values() if t in s[key]))]
         for s in summaries.values():
-            figures = s["by_type"].get(t, {})
+            figures = s[key].get(t, {})
             row += [fmt(figures.get(key), figures.get(key + "_ci")) for key, _ in columns]
         rows.append(row)
     return ("table", header, rows)
@@ -89,6 +95,11 @@ def failure_blocks(items: Mapping[str, Item], scores: Sequence[Mapping], records
         if record.get("error"):
             lines.append(f"error: {record['error']}")
         lines.append("gold: " + (" | ".join(item.answers) or "(not in the documents: should refuse)"))
+        if item.key_terms:
+            answer = "" if record.get("refused") else record.get("answer") or ""
+            missed = [g for g in item.key_terms if answer and not contains_answer(answer, g)]
+            lines.append("key terms: " + " + ".join("/".join(g) for g in item.key_terms)
+                         + (f" (missed: {' + '.join('/'.join(g) for g in missed)})" if missed else ""))
         lines += [f"gold quote ({', '.join(item.sources)}): {q}" for q in item.quotes]
         lines += [f"cited {c['source']} {c['start']}:{c['end']}: {c['quote']}" for c in record.get("citations") or []]
         lines.append("retrieved: " + ", ".join(record.get("retrieved") or []))
@@ -168,11 +179,15 @@ def write_reports(out_dir: Path, blocks: Sequence[tuple], title: str = "Eval rep
     (out_dir / "report.html").write_text(render_html(blocks, out_dir, title), encoding="utf-8")
 
 
-TYPE_COLUMNS = [("accuracy", "accuracy"), ("token_f1", "F1"), ("crag_score", "CRAG"), ("hit@5", "hit@5")]
+TYPE_COLUMNS = [("accuracy", "accuracy"), ("token_f1", "F1"), ("key_term_recall", "key-term recall"),
+                ("crag_score", "CRAG"), ("repeated_sentence_rate", "repeats"), ("hit@5", "hit@5")]
+SPLIT_COLUMNS = [("accuracy", "accuracy"), ("answer_accuracy", "answer accuracy"), ("refusal_rate", "refusal"),
+                 ("crag_score", "CRAG")]
 RETRIEVAL_TYPE_COLUMNS = [("hit@1", "hit@1"), ("hit@5", "hit@5"), ("mrr", "MRR"), ("evidence_hit", "evidence hit")]
-DEFINITIONS = ("Accuracy counts an answerable item right when the normalised answer contains a normalised gold answer "
-               "and was not refused, and an unanswerable item right when it was refused. Intervals are 95% Wilson. "
-               "No model grades any answer.")
+DEFINITIONS = ("Accuracy counts an answerable item right when it was not refused and the normalised answer contains a "
+               "normalised gold answer or, for an item with key terms (long answers), one term of every key-term group; "
+               "an unanswerable item is right when it was refused. A repeat is an answer that says one of its sentences "
+               "twice. Intervals are 95% Wilson. No model grades any answer.")
 
 
 def answer_report(run: Mapping, summaries: Mapping[str, Mapping], records: Mapping[str, Sequence[Mapping]],
@@ -183,7 +198,11 @@ def answer_report(run: Mapping, summaries: Mapping[str, Mapping], records: Mappi
     others = [name for name in summaries if name != first]
     blocks = [("h1", f"Eval report: answers ({', '.join(summaries)})"), ("p", describe(run)), ("p", DEFINITIONS),
               ("h2", "Overall"), figures_table({p: s["overall"] for p, s in summaries.items()}, ANSWER_ROWS),
-              ("h2", "By question type"), type_table(summaries, TYPE_COLUMNS), ("h2", "Plots")]
+              ("h2", "By question type"), type_table(summaries, TYPE_COLUMNS)]
+    if all("by_split" in s for s in summaries.values()):
+        blocks += [("h2", "By split (heldout items are kept back from tuning)"),
+                   type_table(summaries, SPLIT_COLUMNS, "split")]
+    blocks.append(("h2", "Plots"))
     blocks += [("img", name, caption) for name, caption in plots]
     blocks.append(("h2", f"Worst failures ({first})"))
     other = {r["id"]: r for r in records[others[0]]} if others else None

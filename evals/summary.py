@@ -2,8 +2,9 @@
 
 Example: summarise_answers(items, records, texts)["overall"] ->
   {"n": 16, "accuracy": 0.625, "accuracy_ci": [0.386, 0.815], "refusal_rate": 1.0, "crag_score": 0.375, ...}
-Accuracy counts an answerable item right when the answer contains a gold answer (and was not refused), and an
-unanswerable item right when it was refused; answer_accuracy is the first half alone.
+Accuracy counts an answerable item right when it was not refused and its answer contains a gold answer, or, for an
+item with key terms, every key-term group; an unanswerable item is right when it was refused. answer_accuracy is
+the first half alone, containment_accuracy the same half judged by gold-answer containment only.
 """
 
 from __future__ import annotations
@@ -19,15 +20,20 @@ HIT_KS = (1, 3, 5)
 def score_answer(item: Item, record: Mapping, texts: Mapping[str, str]) -> dict:
     """Per-item scores of one answer record (see evals.metrics for each figure)."""
     refused = bool(record.get("refused"))
+    answer = record.get("answer") or ""
     answered = item.answerable and not refused
-    correct = answered and m.contains_answer(record.get("answer") or "", item.answers)
+    contained = answered and m.contains_answer(answer, item.answers)
+    recall = (m.key_term_recall(answer, item.key_terms) if answered else 0.0) if item.key_terms else None
+    correct = answered and (recall == 1.0 if item.key_terms else contained)
     citations = record.get("citations") or []
     cited = [c.get("source") for c in citations]
     retrieved = record.get("retrieved") or []
     return {
-        "id": item.id, "type": item.type, "answerable": item.answerable, "refused": refused, "correct": correct,
+        "id": item.id, "type": item.type, "split": item.split, "answerable": item.answerable, "refused": refused,
+        "correct": correct, "contained": contained, "key_term_recall": recall,
         "accurate": correct if item.answerable else refused,
-        "f1": (m.token_f1(record.get("answer") or "", item.answers) if answered else 0.0) if item.answerable else None,
+        "f1": (m.token_f1(answer, item.answers) if answered else 0.0) if item.answerable else None,
+        "repeated": m.has_repeated_sentence(answer) if not refused else None,
         "crag": m.crag_score(item.answerable, correct, refused),
         "citation_precision": m.citation_precision(cited, item.sources) if answered else None,
         "citation_recall": m.citation_recall(cited, item.sources) if answered else None,
@@ -52,6 +58,8 @@ def aggregate_answers(scores: Sequence[Mapping]) -> dict:
     out: dict = {"n": len(scores), "n_answerable": len(answerable), "n_unanswerable": len(unanswerable)}
     _proportion(out, "accuracy", [s["accurate"] for s in scores])
     _proportion(out, "answer_accuracy", [s["correct"] for s in answerable])
+    out["containment_accuracy"] = m.rate([s["contained"] for s in answerable])
+    out["key_term_recall"] = m.mean(s["key_term_recall"] for s in answerable)
     out["token_f1"] = m.mean(s["f1"] for s in answerable)
     _proportion(out, "refusal_rate", [s["refused"] for s in unanswerable])
     _proportion(out, "false_refusal_rate", [s["refused"] for s in answerable])
@@ -62,6 +70,7 @@ def aggregate_answers(scores: Sequence[Mapping]) -> dict:
     out["citations"] = len(quotes)
     out["quote_exactness"] = m.rate(quotes)
     out["mean_grounding"] = m.mean(s["grounding"] for s in scores)
+    out["repeated_sentence_rate"] = m.rate([s["repeated"] for s in scores if s["repeated"] is not None])
     for k in HIT_KS:
         out[f"hit@{k}"] = m.rate([s[f"hit@{k}"] for s in answerable])
     out["mrr"] = m.mean(s["rr"] for s in answerable)
@@ -108,17 +117,19 @@ def aggregate_retrieval(scores: Sequence[Mapping]) -> dict:
     return out
 
 
-def by_type(scores: Sequence[Mapping], aggregate) -> dict[str, dict]:
-    """aggregate() applied to each question type, in first-seen order."""
-    types = list(dict.fromkeys(s["type"] for s in scores))
-    return {t: aggregate([s for s in scores if s["type"] == t]) for t in types}
+def by_type(scores: Sequence[Mapping], aggregate, key: str = "type") -> dict[str, dict]:
+    """aggregate() applied to each question type (or other per-item field), in first-seen order."""
+    groups = list(dict.fromkeys(s[key] for s in scores))
+    return {g: aggregate([s for s in scores if s[key] == g]) for g in groups}
 
 
 def summarise_answers(items: Sequence[Item], records: Sequence[Mapping], texts: Mapping[str, str]) -> dict:
-    """{"overall": figures, "by_type": {type: figures}, "scores": per-item scores} for one pipeline's records."""
+    """{"overall": figures, "by_type": {type: figures}, "by_split": {"dev"|"heldout": figures}, "scores": per-item
+    scores} for one pipeline's records."""
     by_id = {item.id: item for item in items}
     scores = [score_answer(by_id[r["id"]], r, texts) for r in records]
-    return {"overall": aggregate_answers(scores), "by_type": by_type(scores, aggregate_answers), "scores": scores}
+    return {"overall": aggregate_answers(scores), "by_type": by_type(scores, aggregate_answers),
+            "by_split": by_type(scores, aggregate_answers, "split"), "scores": scores}
 
 
 def summarise_retrieval(items: Sequence[Item], records: Sequence[Mapping],

@@ -6,24 +6,31 @@ from pathlib import Path
 
 import pytest
 
+from evals.metrics import contains_answer
+
 ROOT = Path(__file__).resolve().parents[1]
 QA_PATH = ROOT / "evals" / "qa.jsonl"
 SEEDS = ROOT / "seeds"
 
 ALLOWED_TYPES = {
-    "factoid", "multi_doc", "why", "list", "date", "noise",
-    "paraphrase", "unanswerable", "followup",
+    "factoid", "multi_doc", "why", "how", "list", "date", "noise",
+    "paraphrase", "unanswerable", "followup", "topic_switch",
 }
 MIN_COUNTS = {
-    "factoid": 14, "multi_doc": 6, "why": 6, "list": 5, "date": 8,
-    "noise": 5, "paraphrase": 8, "unanswerable": 14, "followup": 8,
+    "factoid": 14, "multi_doc": 6, "why": 6, "how": 3, "list": 5, "date": 8,
+    "noise": 5, "paraphrase": 8, "unanswerable": 30, "followup": 23, "topic_switch": 12,
 }
-MIN_TOTAL = 80
+MIN_TOTAL = 150
 MIN_UNANSWERABLE_FRACTION = 0.15
 FIELDS = {
     "id": str, "question": str, "answers": list, "sources": list,
-    "quotes": list, "type": str, "history": list,
+    "quotes": list, "type": str, "history": list, "split": str,
 }
+OPTIONAL_FIELDS = {"key_terms": list}
+SPLITS = {"dev", "heldout"}
+HELDOUT_SHARE = (0.25, 0.4)
+KEY_TERM_TYPES = {"why", "how", "list"}  # long answers: containment of one gold answer is too lenient
+HISTORY_TYPES = {"followup", "topic_switch"}  # must carry a history; unanswerable items may (an unanswerable follow-up)
 
 
 def _load_lines():
@@ -60,11 +67,13 @@ def test_ids_unique():
 
 @pytest.mark.parametrize("item", ITEMS, ids=IDS)
 def test_fields_and_types(item):
-    assert set(item) == set(FIELDS), f"fields {sorted(item)}"
-    for key, typ in FIELDS.items():
-        assert isinstance(item[key], typ), f"{key} should be {typ.__name__}"
+    assert set(FIELDS) <= set(item) <= set(FIELDS) | set(OPTIONAL_FIELDS), f"fields {sorted(item)}"
+    for key, typ in {**FIELDS, **OPTIONAL_FIELDS}.items():
+        if key in item:
+            assert isinstance(item[key], typ), f"{key} should be {typ.__name__}"
     assert item["id"].strip() and item["question"].strip()
     assert item["type"] in ALLOWED_TYPES, item["type"]
+    assert item["split"] in SPLITS, item["split"]
     for key in ("answers", "sources", "quotes"):
         for value in item[key]:
             assert isinstance(value, str) and value.strip(), f"bad {key} entry {value!r}"
@@ -99,15 +108,46 @@ def test_answerability_consistency(item):
 @pytest.mark.parametrize("item", ITEMS, ids=IDS)
 def test_history(item):
     history = item["history"]
-    if item["type"] != "followup":
-        assert history == [], "only followup items carry history"
-        return
-    assert history, "followup items need a non-empty history"
+    if item["type"] in HISTORY_TYPES:
+        assert history, f"{item['type']} items need a non-empty history"
+    elif item["type"] != "unanswerable":
+        assert history == [], "only followup, topic_switch and unanswerable items carry history"
     for turn_no, turn in enumerate(history):
         assert isinstance(turn, dict) and set(turn) == {"role", "content"}, turn
         expected = "user" if turn_no % 2 == 0 else "assistant"
         assert turn["role"] == expected, f"turn {turn_no} should be {expected}"
         assert isinstance(turn["content"], str) and turn["content"].strip()
+    if history:
+        assert history[-1]["role"] == "assistant", "the history ends with the assistant's answer"
+
+
+@pytest.mark.parametrize("item", ITEMS, ids=IDS)
+def test_key_terms(item):
+    groups = item.get("key_terms", [])
+    if item["type"] in KEY_TERM_TYPES:
+        assert groups, f"{item['type']} items need key_terms"
+    if not item["answers"]:
+        assert not groups, "an unanswerable item has no key terms"
+    if not groups:
+        return
+    assert 2 <= len(groups) <= 4, "2-4 groups: the essential facts only"
+    for group in groups:
+        assert isinstance(group, list) and group, f"empty group in {groups}"
+        assert all(isinstance(term, str) and term.strip() for term in group), f"bad term in {group}"
+        # a term no quote or gold answer supports could never be required of an answer
+        assert any(contains_answer(text, group) for text in item["quotes"] + item["answers"]), (
+            f"no quote or answer contains any of {group}"
+        )
+
+
+def test_heldout_split_share_and_spread():
+    heldout = [item for item in ITEMS if item["split"] == "heldout"]
+    low, high = HELDOUT_SHARE
+    assert low <= len(heldout) / len(ITEMS) <= high, f"{len(heldout)}/{len(ITEMS)} heldout"
+    counts = Counter(item["type"] for item in ITEMS)
+    held_types = {item["type"] for item in heldout}
+    missing = [t for t, n in counts.items() if n >= 3 and t not in held_types]
+    assert not missing, f"types with no heldout item: {missing}"
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from evals import metrics as m
 from evals.baseline import cited_numbers, is_refusal
 from evals.dataset import Item
 from evals.run import ProgressLog, answer_records, log_name
-from evals.summary import summarise_answers
+from evals.summary import score_answer, summarise_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,6 +48,32 @@ def test_token_f1():
     assert m.token_f1("Xi", ["Wang Yi", "Xi Jinping"]) == pytest.approx(2 * 1 * 0.5 / 1.5)
     assert m.token_f1("nothing shared", ["Vienna"]) == 0.0
     assert m.token_f1("Vienna", []) == 0.0
+
+
+def test_key_term_recall_counts_groups_matched_as_whole_words():
+    groups = [["balloon", "airship"], ["airspace", "spotted", "veered"], ["February"]]
+    assert m.key_term_recall("A weather balloon was spotted over U.S. airspace [1].", groups) == pytest.approx(2 / 3)
+    assert m.key_term_recall("The AIRSHIP veered off course in February [2].", groups) == 1.0
+    assert m.key_term_recall("A balloonist's airspaces.", groups) == 0.0  # whole words only
+    assert m.key_term_recall("[1] [2]", [["1"], ["2"]]) == 0.0  # citation markers are not terms
+    assert m.key_term_recall("It rose 350 basis points, to 12%.", [["350"], ["12"]]) == 1.0
+    assert m.key_term_recall("anything", []) == 1.0
+
+
+@pytest.mark.parametrize("answer, repeated", [
+    ("Blinken met Xi Jinping [1]. He also met Wang Yi. Blinken met Xi Jinping [2].", True),  # markers differ
+    ("The talks were candid. THE TALKS WERE CANDID!", True),  # case and punctuation ignored
+    ("Blinken met Xi in Beijing [1]. Blinken met Xi in Beijing on Monday, his last day [1].", True),  # trailing clause
+    ("It was a balloon [1].\nIt was a balloon [1].", True),  # a line break ends a sentence too
+    ("Blinken met Xi Jinping [1]. Blinken met Wang Yi [2].", False),
+    ("Yes [1]. Yes [2].", False),  # shorter than MIN_REPEAT_WORDS: an echo, not a loop
+    ("He met Xi in Beijing, and he met Xi in Beijing again.", False),  # one sentence, the phrase not back to back
+    ("Austin declined because he was seeking to expand ties because he was seeking to expand ties because he", True),
+    ("The talks were candid and constructive, candid and constructive.", False),  # 3 words twice: under MIN_LOOP_WORDS
+    ("", False),
+])
+def test_has_repeated_sentence(answer, repeated):
+    assert m.has_repeated_sentence(answer) is repeated
 
 
 @pytest.mark.parametrize("answerable, correct, refused, score", [
@@ -148,6 +174,43 @@ def test_summary_figures_by_hand():
     assert (round(low, 3), round(high, 3)) == tuple(round(x, 3) for x in m.wilson_interval(1, 4))
 
 
+KEY_ITEM = Item("k1", "Why was the trip called off?", ["balloon"], ["a.txt"], ["a balloon over US airspace"], "why",
+                key_terms=[["balloon", "airship"], ["airspace", "spotted"]], split="heldout")
+
+
+@pytest.mark.parametrize("answer, refused, correct, contained, recall", [
+    ("Because of a balloon [1].", False, False, True, 0.5),  # contains the gold answer, misses a key term
+    ("A balloon was spotted over US airspace [1].", False, True, True, 1.0),
+    ("An airship entered US airspace [1].", False, True, False, 1.0),  # every group matched, no gold answer
+    ("A balloon was spotted over US airspace [1].", True, False, False, 0.0),  # refused: never right
+])
+def test_correctness_with_key_terms(answer, refused, correct, contained, recall):
+    score = score_answer(KEY_ITEM, _record("k1", answer, refused), {})
+    assert (score["correct"], score["contained"], score["key_term_recall"]) == (correct, contained, recall)
+    assert score["accurate"] is correct and score["split"] == "heldout"
+
+
+def test_items_without_key_terms_are_judged_by_containment():
+    score = score_answer(ITEMS[0], _record("q1", "He met Xi Jinping.", False), {})
+    assert score["correct"] and score["key_term_recall"] is None
+
+
+def test_summary_key_term_recall_and_repeats_and_splits():
+    items = [KEY_ITEM, *ITEMS]
+    records = [_record("k1", "A balloon. A balloon, it was said.", False),  # recall 0.5; "a balloon" < 3 words
+               _record("q1", "Blinken met Xi Jinping [1]. Blinken met Xi Jinping [2].", False),
+               _record("q3", "He ate dumplings. He ate dumplings.", True),  # refused: not counted as a repeat
+               _record("q4", "It ran for hours.", False)]
+    summary = summarise_answers(items, records, {})
+    overall = summary["overall"]
+    assert overall["key_term_recall"] == 0.5 and overall["answer_accuracy"] == pytest.approx(2 / 3)
+    assert overall["containment_accuracy"] == 1.0
+    assert overall["repeated_sentence_rate"] == pytest.approx(1 / 3)  # q1 of the answered k1, q1, q4
+    assert summary["by_type"]["factoid"]["repeated_sentence_rate"] == 1.0
+    assert summary["by_type"]["why"]["key_term_recall"] == 0.5
+    assert set(summary["by_split"]) == {"heldout", "dev"} and summary["by_split"]["heldout"]["n"] == 1
+
+
 def test_quote_exactness_counts_only_the_verbatim_quote():
     assert summarise_answers(ITEMS, RECORDS[1:2], {"b.txt": ">wrong text"})["overall"]["quote_exactness"] == 1.0
     assert summarise_answers(ITEMS, RECORDS[1:2], {"b.txt": ">WRONG text"})["overall"]["quote_exactness"] == 0.0
@@ -168,7 +231,9 @@ def test_report_is_self_contained_and_escapes_document_text(tmp_path):
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<b>" not in page and "data:image/png;base64," in page and "src='accuracy_by_type.png'" not in page
     markdown = (tmp_path / "report.md").read_text()
-    assert "| accuracy (answerable: contains a gold answer; unanswerable: refused) | 0.250 [" in markdown
+    assert "| accuracy (answerable: contains a gold answer, or every key term; unanswerable: refused) | 0.250 [" in markdown
+    assert "| answers that repeat a sentence (answered items) |" in markdown and "ours repeats" in markdown
+    assert "| split | n | ours accuracy |" in markdown
     assert "q3 (unanswerable): answered an unanswerable question" in markdown and "<script>" not in markdown
     assert "![Accuracy by question type](accuracy_by_type.png)" in markdown
 
@@ -203,6 +268,15 @@ def test_gate_fails_worse_figures(tmp_path):
     assert _check(tmp_path, {**STORED, "accuracy": 0.4}, {"accuracy": {"max_drop": 0.1}}) == []
     assert _check(tmp_path, {**STORED, "n": 11})[0].endswith("not comparable")
     assert "hit@5 is missing" in _check(tmp_path, {**STORED, "hit@5": None})[0]
+
+
+def test_gate_skips_repeats_until_stored_then_allows_no_rise(tmp_path):
+    assert _check(tmp_path, {**STORED, "repeated_sentence_rate": 0.5}) == []  # the stored figures lack it
+    path = tmp_path / "stored.json"
+    gate.save({"ours": {**STORED, "repeated_sentence_rate": 0.0}}, {"ours": "k"}, path, "python -m evals")
+    assert gate.check({"ours": {**STORED, "repeated_sentence_rate": 0.0}}, {"ours": "k"}, path) == []
+    failures = gate.check({"ours": {**STORED, "repeated_sentence_rate": 0.05}}, {"ours": "k"}, path)
+    assert failures == ["k: repeated_sentence_rate 0.050 rose more than 0.000 above the stored 0.000"]
 
 
 def test_gate_without_stored_figures_is_an_error(tmp_path):
