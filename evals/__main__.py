@@ -2,6 +2,8 @@
 
 Example: python -m evals --model fast --ids evals/subset_ci.txt --pipeline both --check
   -> evals/out/{results.jsonl, summary.json, report.md, report.html, *.png}; exit 2 if a gated figure regressed
+         python -m evals --corpus docs --split dev --retrieval-only
+  -> the same over evals/docs_qa.jsonl and evals/corpora/docs (indexed into evals/out/index-docs), dev items only
 Errors a user can fix print as one line (exit 1).
 """
 
@@ -13,10 +15,12 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from evals import gate, plots, report
+from evals.dataset import SPLITS as SPLIT_NAMES
 from evals.dataset import Item, gold_spans, load_items
 from evals.run import ProgressLog, answer_records, document_texts, engine_ask, log_name, retrieval_records
 from evals.summary import summarise_answers, summarise_retrieval
@@ -24,38 +28,63 @@ from rag.errors import BadInputError, RagError
 
 HERE = Path(__file__).resolve().parent
 PIPELINES = {"ours": ["ours"], "baseline": ["baseline"], "both": ["ours", "baseline"]}
+SPLITS = ("all", *SPLIT_NAMES)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """An eval set and the documents it asks about; None leaves the folder to the settings (RAG_SEEDS_DIR ...)."""
+    dataset: Path
+    seeds_dir: Path | None = None
+    index_dir: Path | None = None
+
+
+# The docs corpus gets its own index folder: the app's index/ holds the seeds, and sharing one would re-embed
+# each corpus whenever the other was run.
+CORPORA = {
+    "seeds": Corpus(HERE / "qa.jsonl"),
+    "docs": Corpus(HERE / "docs_qa.jsonl", HERE / "corpora" / "docs", HERE / "out" / "index-docs"),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evals", description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=HERE / "qa.jsonl", help="eval set, JSON lines")
+    parser.add_argument("--corpus", choices=list(CORPORA), default="seeds",
+                        help="seeds: qa.jsonl over seeds/; docs: docs_qa.jsonl over corpora/docs (own index folder)")
+    parser.add_argument("--dataset", type=Path, help="eval set, JSON lines (default: the corpus's)")
     parser.add_argument("--out", type=Path, default=HERE / "out", help="folder for results and reports")
     parser.add_argument("--model", help="default | fast | http(s) URL of an OpenAI-compatible server (RAG_MODEL)")
     parser.add_argument("--limit", type=int, help="only the first N selected items")
     parser.add_argument("--ids", help="comma-separated item ids, or a file with one id per line (run in that order)")
+    parser.add_argument("--split", choices=SPLITS, default="all", help="only the items of this split")
     parser.add_argument("--pipeline", choices=list(PIPELINES), default="ours")
     parser.add_argument("--retrieval-only", action="store_true", help="retrieval metrics only, no generation")
     parser.add_argument("--check", action="store_true", help="exit 2 if a figure regressed beyond its tolerance")
     parser.add_argument("--save-baseline", action="store_true", help="store this run's figures as the gate's reference")
     parser.add_argument("--baseline-file", type=Path, default=HERE / "baseline.json")
-    parser.add_argument("--seeds-dir", help="documents folder (RAG_SEEDS_DIR)")
-    parser.add_argument("--index-dir", help="index folder (RAG_INDEX_DIR)")
+    parser.add_argument("--seeds-dir", help="documents folder (default: the corpus's, else RAG_SEEDS_DIR)")
+    parser.add_argument("--index-dir", help="index folder (default: the corpus's, else RAG_INDEX_DIR)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted answer run in the same --out (same options): finished items are kept")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
-def select(items: list[Item], ids: str | None, limit: int | None) -> tuple[list[Item], str]:
+def select(items: list[Item], ids: str | None, limit: int | None, split: str = "all") -> tuple[list[Item], str]:
     """The items to run and a name for the selection (part of the gate key)."""
     selection = "all"
+    if split != "all":
+        items, selection = [item for item in items if item.split == split], split
     if ids:
         path = Path(ids)
         wanted = path.read_text().split() if path.is_file() else [i.strip() for i in ids.split(",") if i.strip()]
         selection = path.stem if path.is_file() else "ids:" + ",".join(wanted)
+        if split != "all":
+            selection = f"{split}-{selection}"
         known = {item.id for item in items}
         if missing := [i for i in wanted if i not in known]:
-            raise BadInputError(f"ids not in the eval set: {', '.join(missing)}")
+            where = "the eval set" if split == "all" else f"the {split} split"
+            raise BadInputError(f"ids not in {where}: {', '.join(missing)}")
         by_id = {item.id: item for item in items}
         items = [by_id[i] for i in dict.fromkeys(wanted)]  # in the order given: a long run's first items can be a chosen sample
     if limit is not None:
@@ -108,8 +137,11 @@ def _run(args, command: str) -> int:
     from rag.config import load_settings
     from rag.pipeline import Pipeline
 
-    settings = load_settings(model=args.model, seeds_dir=args.seeds_dir, index_dir=args.index_dir)
-    items, selection = select(load_items(args.dataset), args.ids, args.limit)
+    corpus = CORPORA[args.corpus]
+    args.dataset = args.dataset or corpus.dataset
+    settings = load_settings(model=args.model, seeds_dir=args.seeds_dir or corpus.seeds_dir,
+                             index_dir=args.index_dir or corpus.index_dir)
+    items, selection = select(load_items(args.dataset), args.ids, args.limit, args.split)
     args.out.mkdir(parents=True, exist_ok=True)
     began, started = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
     load_before = os.getloadavg()[0]  # timings on a shared CPU mean little without it
@@ -127,7 +159,8 @@ def _run(args, command: str) -> int:
         texts = document_texts([r for rs in records.values() for r in rs], settings.seeds_dir)
         summaries = {name: summarise_answers(items, rs, texts) for name, rs in records.items()}
         figures = plots.answer_plots(summaries, args.out)
-    run = {"dataset": str(args.dataset), "selection": selection, "n_items": len(items), "model": settings.model,
+    run = {"dataset": str(args.dataset), "corpus": args.corpus, "seeds_dir": str(settings.seeds_dir), "split": args.split,
+           "selection": selection, "n_items": len(items), "model": settings.model,
            "pipelines": list(records), "retrieval_only": args.retrieval_only, "started": started,
            "seconds": time.perf_counter() - began, "command": command,
            "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)],

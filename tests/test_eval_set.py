@@ -1,4 +1,4 @@
-"""Validate the hand-checked evaluation set evals/qa.jsonl against seeds/."""
+"""Validate the hand-checked evaluation sets: evals/qa.jsonl against seeds/, evals/docs_qa.jsonl against evals/corpora/docs/."""
 
 import json
 from collections import Counter
@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from evals.dataset import SPLITS, Item, document_text, folded, gold_spans, load_items
 from evals.metrics import contains_answer
+from rag.readers import is_supported
 
 ROOT = Path(__file__).resolve().parents[1]
 QA_PATH = ROOT / "evals" / "qa.jsonl"
@@ -27,7 +29,6 @@ FIELDS = {
     "quotes": list, "type": str, "history": list, "split": str,
 }
 OPTIONAL_FIELDS = {"key_terms": list}
-SPLITS = {"dev", "heldout"}
 HELDOUT_SHARE = (0.25, 0.4)
 KEY_TERM_TYPES = {"why", "how", "list"}  # long answers: containment of one gold answer is too lenient
 HISTORY_TYPES = {"followup", "topic_switch"}  # must carry a history; unanswerable items may (an unanswerable follow-up)
@@ -175,3 +176,131 @@ def test_type_counts():
 def test_id_format():
     for item_id in IDS:
         assert len(item_id) == 4 and item_id[0] == "q" and item_id[1:].isdigit(), item_id
+
+
+# ---- the docs corpus: evals/docs_qa.jsonl over evals/corpora/docs (html, pdf, docx from Debian packages)
+
+DOCS_QA = ROOT / "evals" / "docs_qa.jsonl"
+DOCS = ROOT / "evals" / "corpora" / "docs"
+DOCS_SOURCES = ROOT / "evals" / "corpora" / "docs_SOURCES.md"
+DOCS_MIN_COUNTS = {"factoid": 10, "inline_code": 8, "pdf_wrap": 6, "multi_doc": 5, "paraphrase": 6, "section": 3,
+                   "unanswerable": 12}
+DOCS_TYPES = {*DOCS_MIN_COUNTS, "why", "how"}
+DOCS_MIN_WHY_HOW = 8
+DOCS_MIN_TOTAL = 60
+DOCS_FIELDS = {**FIELDS, "split": str}
+HELDOUT_SHARE = (0.25, 0.40)
+MAX_CORPUS_BYTES = 6 * 2**20
+
+DOCS_RAW = [json.loads(line) for line in DOCS_QA.read_text(encoding="utf-8").splitlines()] if DOCS_QA.exists() else []
+DOCS_ITEMS = load_items(DOCS_QA) if DOCS_QA.exists() else []
+DOCS_IDS = [item.id for item in DOCS_ITEMS]
+ANSWERABLE = [item for item in DOCS_ITEMS if item.answerable]
+
+
+def _folded_lower(text):
+    return folded(text)[0].lower()
+
+
+def _source_folded(name):
+    return document_text(DOCS / name)[1][0].lower()
+
+
+def test_docs_set_parses_with_unique_well_formed_ids():
+    assert DOCS_RAW, f"missing or empty {DOCS_QA}"
+    assert len(DOCS_ITEMS) == len(DOCS_RAW)
+    assert len(set(DOCS_IDS)) == len(DOCS_IDS), [i for i, c in Counter(DOCS_IDS).items() if c > 1]
+    for item_id in DOCS_IDS:
+        assert len(item_id) == 4 and item_id[0] == "d" and item_id[1:].isdigit(), item_id
+
+
+@pytest.mark.parametrize("raw", DOCS_RAW, ids=DOCS_IDS)
+def test_docs_fields(raw):
+    assert set(DOCS_FIELDS) <= set(raw) <= {*DOCS_FIELDS, "key_terms"}, f"fields {sorted(raw)}"
+    for key, typ in DOCS_FIELDS.items():
+        assert isinstance(raw[key], typ), f"{key} should be {typ.__name__}"
+    assert raw["type"] in DOCS_TYPES, raw["type"]
+    assert raw["split"] in SPLITS, raw["split"]
+    assert raw["history"] == [], "the docs set has no follow-ups"
+    for key in ("answers", "sources", "quotes"):
+        assert all(isinstance(v, str) and v.strip() for v in raw[key]), f"bad {key} entry"
+
+
+def test_docs_type_counts():
+    counts = Counter(item.type for item in DOCS_ITEMS)
+    assert len(DOCS_ITEMS) >= DOCS_MIN_TOTAL, f"only {len(DOCS_ITEMS)} items"
+    for typ, minimum in DOCS_MIN_COUNTS.items():
+        assert counts[typ] >= minimum, f"{typ}: {counts[typ]} < {minimum}"
+    assert counts["why"] + counts["how"] >= DOCS_MIN_WHY_HOW, counts
+
+
+def test_docs_heldout_is_about_a_third_and_spread_over_all_types():
+    heldout = [item for item in DOCS_ITEMS if item.split == "heldout"]
+    share = len(heldout) / len(DOCS_ITEMS)
+    assert HELDOUT_SHARE[0] <= share <= HELDOUT_SHARE[1], f"heldout share {share:.2f}"
+    assert {item.type for item in heldout} == {item.type for item in DOCS_ITEMS}, "a type has no heldout item"
+
+
+@pytest.mark.parametrize("item", DOCS_ITEMS, ids=DOCS_IDS)
+def test_docs_answerability(item):
+    if item.type == "unanswerable":
+        assert (item.answers, item.sources, item.quotes, item.key_terms) == ([], [], [], [])
+    else:
+        assert item.answers and item.sources and item.quotes
+        assert len(set(item.sources)) == len(item.sources), "duplicate source"
+        assert all((DOCS / source).is_file() for source in item.sources), item.sources
+
+
+@pytest.mark.parametrize("item", DOCS_ITEMS, ids=DOCS_IDS)
+def test_docs_key_terms(item):
+    if item.type in ("why", "how"):
+        assert item.key_terms, "why/how items are scored on key_terms"
+    if item.key_terms:
+        assert 2 <= len(item.key_terms) <= 3, "2-3 groups: the essential facts only"
+        for group in item.key_terms:
+            assert isinstance(group, list) and group, group
+            assert all(isinstance(term, str) and term.strip() for term in group), group
+
+
+@pytest.mark.parametrize("item", ANSWERABLE, ids=[item.id for item in ANSWERABLE])
+def test_docs_every_quote_is_located_in_its_sources(item):
+    spans = gold_spans(item, DOCS)
+    assert len(spans) == len(item.quotes), "a quote is not in the text as read of any of its sources"
+    for quote, (source, start, end) in zip(item.quotes, spans, strict=True):
+        located = document_text(DOCS / source)[0][start:end]
+        assert folded(located)[0] == folded(quote)[0], (quote, located)
+    if item.type == "multi_doc":
+        assert {source for source, _, _ in spans} == set(item.sources), "every source needs a quote of its own"
+
+
+@pytest.mark.parametrize("item", ANSWERABLE, ids=[item.id for item in ANSWERABLE])
+def test_docs_answers_and_key_terms_occur_in_the_sources(item):
+    """A typo in an answer, or a key term no document uses, would make a right answer score as wrong."""
+    texts = [_source_folded(source) for source in item.sources]
+    assert any(_folded_lower(answer) in text for answer in item.answers for text in texts), item.answers
+    for group in item.key_terms:
+        assert any(_folded_lower(term) in text for term in group for text in texts), group
+
+
+def test_docs_corpus_is_mixed_small_and_every_document_is_sourced():
+    documents = [p for p in DOCS.rglob("*") if p.is_file() and is_supported(p)]
+    suffixes = Counter(p.suffix.lower() for p in documents)
+    assert suffixes[".html"] >= 8 and suffixes[".pdf"] >= 3 and suffixes[".docx"] >= 1, suffixes
+    assert len({p.relative_to(DOCS).parts[0] for p in documents}) >= 3, "documents from at least three packages"
+    assert sum(p.stat().st_size for p in DOCS.rglob("*") if p.is_file()) < MAX_CORPUS_BYTES
+    listed = DOCS_SOURCES.read_text(encoding="utf-8")
+    for path in documents:
+        assert f"`{path.relative_to(DOCS).as_posix()}`" in listed, f"{path} is not in {DOCS_SOURCES.name}"
+    licences = sorted((DOCS / "licenses").glob("*.copyright"))
+    assert licences and not any(is_supported(p) for p in (DOCS / "licenses").iterdir()), "licences would be indexed"
+    for licence in licences:
+        assert f"`licenses/{licence.name}`" in listed, f"{licence.name} is not in {DOCS_SOURCES.name}"
+
+
+def test_gold_spans_finds_quotes_however_the_reader_broke_the_lines(tmp_path):
+    text = "Both are mar-\nshaled; the file is named\nconfig\n, a well-\ndefined ﬁle.\n"
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    item = Item(id="x", question="?", answers=["a"], sources=["a.txt"], type="pdf_wrap",
+                quotes=["are marshaled", "named config,", "a well-defined file", "not in the text"])
+    spans = gold_spans(item, tmp_path)
+    assert [text[start:end] for _, start, end in spans] == ["are mar-\nshaled", "named\nconfig\n,", "a well-\ndefined ﬁle"]
