@@ -44,13 +44,14 @@ class Answer:
     dropped_evidence: int = 0
     refusal_reason: str | None = None
     draft: str = ""  # what the model wrote, kept when the engine withholds it
+    rewrite: str = ""  # why the question was or was not rewritten (rag.followup.Standalone.reason)
 
     def record(self) -> dict:
         """The JSON record printed by `ask --json` and written by the evals."""
         return {
             "answer": self.answer, "refused": self.refused, "citations": [c.public() for c in self.citations],
             "retrieved": list(dict.fromkeys(e.source for e in self.evidence)),
-            "standalone_question": self.standalone_question, "grounding": round(self.grounding, 3),
+            "standalone_question": self.standalone_question, "rewrite": self.rewrite, "grounding": round(self.grounding, 3),
             "prompt_tokens": self.prompt_tokens,
             "ttft_s": None if self.ttft_s is None else round(self.ttft_s, 3), "total_s": round(self.total_s, 3),
         }
@@ -95,14 +96,14 @@ class Engine:
         began = time.perf_counter()
         question = clean_question(question)
         standalone = standalone_question(self.llm, question, history or [])
-        evidence = self.pipeline.evidence(standalone, k=evidence_k)
-        result = Answer(REFUSAL, True, [], 0.0, standalone, evidence)
+        evidence = self.pipeline.evidence(standalone.search, k=evidence_k)
+        result = Answer(REFUSAL, True, [], 0.0, standalone.question, evidence, rewrite=standalone.reason)
         if not evidence or evidence[0].score < MIN_EVIDENCE_SCORE:
             result.refusal_reason = "no relevant evidence"
             result.total_s = time.perf_counter() - began
             yield result
             return
-        messages, kept, result.prompt_tokens = self.fit_prompt(standalone, evidence)
+        messages, kept, result.prompt_tokens = self.fit_prompt(standalone.question, evidence)
         result.dropped_evidence = len(evidence) - len(kept)
         result.evidence = kept
         pieces: list[str] = []

@@ -33,7 +33,7 @@ def test_supported_answer_is_cited_with_verbatim_quotes(engine_for, seeded_pipel
     for c in answer.citations:
         assert (seeds / c.source).read_text(encoding="utf-8")[c.start:c.end] == c.quote
     record = answer.record()
-    assert set(record) == {"answer", "refused", "citations", "retrieved", "standalone_question", "grounding",
+    assert set(record) == {"answer", "refused", "citations", "retrieved", "standalone_question", "rewrite", "grounding",
                            "prompt_tokens", "ttft_s", "total_s"}
     assert record["prompt_tokens"] > 0 and record["ttft_s"] is not None
 
@@ -93,15 +93,47 @@ def test_followup_is_rewritten_with_history(engine_for):
 
 
 @pytest.mark.parametrize("rewrite", ["How long did those talks last?", "How long did talks last?", "?"])
-def test_a_rewrite_that_adds_nothing_falls_back_to_the_joined_turns(engine_for, rewrite):
-    # the 0.5B model often returns the follow-up unchanged or only drops its pronoun: retrieval would then search
-    # for "those talks" with nothing to say which
+def test_a_failed_rewrite_keeps_the_question_and_searches_it_after_the_last_turn(engine_for, rewrite, seeded_pipeline):
+    # the 0.5B model often returns the follow-up unchanged or only drops its pronoun: the answer is asked the question
+    # as the user wrote it (never a join of two questions), retrieval searches it after the previous question
     engine = engine_for(rewrite, "Eight hours [1].")
     history = [{"role": "user", "content": "Where did Wang Yi and Jake Sullivan hold talks in May 2023?"},
                {"role": "assistant", "content": "In Vienna [1]."}]
     answer = engine.ask("How long did those talks last?", history)
-    assert answer.standalone_question == ("Where did Wang Yi and Jake Sullivan hold talks in May 2023? "
-                                          "How long did those talks last?")
+    assert answer.standalone_question == "How long did those talks last?"
+    assert answer.rewrite.startswith("rewrite failed")
+    joined = "Where did Wang Yi and Jake Sullivan hold talks in May 2023? How long did those talks last?"
+    assert [e.text for e in answer.evidence] == [e.text for e in seeded_pipeline.evidence(joined)][:len(answer.evidence)]
+    assert "Question: How long did those talks last?" in engine.llm.prompts[-1][1]["content"]
+
+
+def test_a_question_that_stands_alone_is_not_rewritten(engine_for):
+    engine = engine_for("It was called off after a weather balloon was spotted.")
+    history = [{"role": "user", "content": "Who did Blinken meet on the second day of his 2023 visit?"},
+               {"role": "assistant", "content": "Xi Jinping [1]."}]
+    answer = engine.ask("How many people used Threads on its first day?", history)
+    assert answer.standalone_question == "How many people used Threads on its first day?"
+    assert answer.rewrite == "stands alone" and len(engine.llm.prompts) == 1  # the answer prompt only
+
+
+@pytest.mark.parametrize(("question", "depends"), [
+    ("Where was the game held?", True),  # "the game" is the one the conversation was about
+    ("How long did he say the visit had been delayed?", True),
+    ("And in 2024?", True),
+    ("What does the government plan to do two days later?", True),
+    ("What about the one from the National Institute of International Strategy?", True),
+    ("Where were those held?", True),
+    ("Why was that?", True),
+    ("How many times has Lloyd Austin visited India since March 2021, counting his June 2023 trip?", False),
+    ("On which day did China's foreign ministry warn that engaging in competition is not productive?", False),
+    ("Which U.S. ally has Xi Jinping aimed to court?", False),
+])
+def test_questions_that_need_the_conversation_are_told_from_those_that_stand_alone(question, depends):
+    from rag.followup import depends_on_history
+
+    turns = [{"role": "user", "content": "Who did Blinken talk with at the basketball game in Shanghai?"},
+             {"role": "assistant", "content": "Nicholas Burns, at the game between the Shanghai Sharks and the Bulls."}]
+    assert (depends_on_history(question, turns) is not None) is depends
 
 
 @pytest.mark.parametrize(("question", "words"), [
