@@ -70,7 +70,8 @@ server {
 
 
 def test_html_navigation_and_page_furniture_are_dropped(tmp_path):
-    # The navheader/navfooter tables are DocBook's (debian-reference), the role=navigation bar Sphinx's.
+    # The navheader/navfooter tables are DocBook's (debian-reference), the role=navigation bar Sphinx's, the "Next:"
+    # header Texinfo's (tinc's manual).
     doc = read(tmp_path, "chapter.html", """<html><head><title>Chapter 1. Tutorials</title><script>var x = 1;</script>
         <style>p { color: red }</style></head><body>
         <header><a href="/">Site home</a> <form><input name="q"><button>Search</button></form></header>
@@ -80,6 +81,10 @@ def test_html_navigation_and_page_furniture_are_dropped(tmp_path):
               <th width="60%" align="center"> </th><td align="right"><a href="ch02.en.html">Next</a></td></tr></table></div>
         <div class="related" role="navigation"><ul><li><a href="index.html">index</a></li></ul></div>
         <nav><ul><li><a href="a.html">Other page</a></li></ul></nav>
+        <div class="header"><p>Next: <a href="How-to-configure.html" accesskey="n" rel="next">How to configure</a>,
+          Previous: <a href="Host-configuration-variables.html" accesskey="p" rel="prev">Host configuration variables</a>,
+          Up: <a href="Configuration-files.html" accesskey="u" rel="up">Configuration files</a> &nbsp;
+          [<a href="index.html#SEC_Contents" title="Table of contents" rel="contents">Contents</a>]</p></div>
         <div class="sphinxsidebar"><h3>Quick search</h3></div>
         <h1>Chapter 1. Tutorials<a class="headerlink" href="#tut" title="Permalink">¶</a></h1>
         <p>Learning a system is like learning a language.</p>

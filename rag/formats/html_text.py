@@ -5,9 +5,10 @@ Example: read_html("<h2>Ports</h2><p>The default port is <code>8080</code>,\n un
 Whitespace inside a block collapses to one space and <br> is a line break; <pre> is kept verbatim as one code block;
 each table row is one block with its cells joined by " | ". Scripts, styles, form controls, hidden elements and the
 page's own navigation (nav, aside, the page-level header and footer, ARIA navigation/banner/contentinfo/complementary,
-elements whose class or id names a nav bar, menu, sidebar, breadcrumbs or table of contents) are left out; a page that
-is nothing but navigation is read whole. When the page marks its main content (one <main> or one <article>) only that
-is read, unless it holds under a quarter of the page's text.
+elements whose class or id names a nav bar, menu, sidebar, breadcrumbs or table of contents, blocks of mostly
+"Next / Previous / Up" links marked rel= or accesskey=) are left out; a page that is nothing but navigation is read
+whole. When the page marks its main content (one <main> or one <article>) only that is read, unless it holds under a
+quarter of the page's text.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ _BOILERPLATE_ROLES = {"navigation", "banner", "contentinfo", "complementary", "s
 _BOILERPLATE_NAMES = re.compile(r"(^|[\s_-])(nav\w*|\w*menu|\w*sidebar|breadcrumbs?|skip-?links?|toc|site-?header|site-?footer)"
                                 r"($|[\s_-])", re.IGNORECASE)
 _PERMALINKS = {"¶", "#", "§", "🔗", "⚓"}
+# Links that step to the next, previous or parent page (rel= from Texinfo and others, accesskey= from DocBook)
+_PAGER_LINKS = "//a[@rel='next' or @rel='prev' or @rel='previous' or @rel='up' or @accesskey='n' or @accesskey='p']"
+_PAGER_HOLDERS = {"p", "div", "td", "th", "tr", "table", "ul", "ol", "li", "span"}
 _DATE_META = ["date", "dcterms.date", "dc.date", "article:published_time", "dcterms.created", "dc.date.created",
               "dcterms.issued", "dc.date.issued", "datepublished", "pubdate", "publish-date", "article:modified_time",
               "dcterms.modified", "dc.date.modified", "datemodified", "last-modified", "og:updated_time"]
@@ -68,10 +72,11 @@ def _skipped(el, in_content: bool, strict: bool) -> bool:
 class _Walker:
     """Collects the (kind, text, level) pieces of an element tree in document order."""
 
-    def __init__(self, strict: bool = True) -> None:
+    def __init__(self, strict: bool = True, pagers: frozenset = frozenset()) -> None:
         self.pieces: list[Piece] = []
         self.buffer: list[str] = []
         self.strict = strict  # False: keep the page's navigation too
+        self.pagers = pagers if strict else frozenset()
 
     def flush(self, kind: str, level: int = 0) -> None:
         if self.buffer:
@@ -82,8 +87,8 @@ class _Walker:
         if el.text:
             self.buffer.append(el.text)
         for child in el:
-            if isinstance(child.tag, str) and not _skipped(child, in_content, self.strict):  # comments have no str tag
-                self.element(child, kind, level, in_content)
+            if isinstance(child.tag, str) and child not in self.pagers and not _skipped(child, in_content, self.strict):
+                self.element(child, kind, level, in_content)  # (comments have no str tag)
             if child.tail:
                 self.buffer.append(child.tail)
 
@@ -120,7 +125,7 @@ class _Walker:
         for row in cells:
             texts = []
             for cell in row:
-                inner = self if layout else _Walker(self.strict)
+                inner = self if layout else _Walker(self.strict, self.pagers)
                 if not _skipped(cell, in_content, self.strict):
                     inner.walk(cell, "paragraph", 0, in_content)
                     inner.flush("paragraph")
@@ -129,7 +134,7 @@ class _Walker:
             while texts and not texts[-1]:
                 texts.pop()
             if texts:
-                self.pieces.append(("row", " | ".join(texts), 0))
+                self.pieces.append(("row", re.sub(" {2,}", " ", " | ".join(texts)), 0))
 
 
 def _verbatim(pre) -> str:
@@ -137,6 +142,21 @@ def _verbatim(pre) -> str:
         br.tail = "\n" + (br.tail or "")
     text = pre.text_content().replace("\r\n", "\n")
     return text[1:] if text.startswith("\n") else text  # a line break right after <pre> is not content
+
+
+def _pagers(doc) -> frozenset:
+    """The blocks that hold a page's "Next / Previous / Up" links: the nearest block around such a link whose text is
+    mostly link text."""
+    found = set()
+    for link in doc.xpath(_PAGER_LINKS):
+        for holder in link.iterancestors():
+            if holder.tag in _PAGER_HOLDERS:
+                text = holder.text_content().strip()
+                linked = sum(len(a.text_content().strip()) for a in holder.iter("a"))
+                if text and linked >= 0.5 * len(text):
+                    found.add(holder)
+                break
+    return frozenset(found)
 
 
 def _content_root(doc):
@@ -176,10 +196,10 @@ def read_html(markup: str) -> tuple[list[Piece], str, str]:
         doc = html.document_fromstring(markup.encode("utf-8", "surrogatepass"), parser=parser)
     except etree.ParserError:  # a document with no elements at all
         return [], "", ""
-    root = _content_root(doc)
+    root, pagers = _content_root(doc), _pagers(doc)
     pieces: list[Piece] = []
     for strict in (True, False):  # a page that is all navigation (an index) is read whole rather than not at all
-        walker = _Walker(strict)
+        walker = _Walker(strict, pagers)
         walker.walk(root, in_content=root.tag in ("main", "article"))
         walker.flush("paragraph")
         pieces = [p for p in walker.pieces if p[1]]
