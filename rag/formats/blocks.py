@@ -46,13 +46,3 @@ def assemble(pieces: Iterable[tuple[str, str, int]]) -> tuple[str, tuple[Block, 
         at += len(text)
     return "".join(parts), tuple(blocks)
 
-
-def uncovered(text: str, blocks: Iterable[Block]) -> str:
-    """The non-space characters of `text` outside every block, in order ("" when the blocks cover the text)."""
-    out: list[str] = []
-    at = 0
-    for block in blocks:
-        out.append(text[at:block.start])
-        at = max(at, block.end)
-    out.append(text[at:])
-    return "".join("".join(out).split())

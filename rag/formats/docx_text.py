@@ -62,7 +62,7 @@ def _row_text(row) -> str:
         cells.append(_cell_text(cell))
     while cells and not cells[-1]:
         cells.pop()
-    return " | ".join(cells)
+    return re.sub(" {2,}", " ", " | ".join(cells))  # an empty cell between two reads "a | | b"
 
 
 def read_docx(stream) -> tuple[list[Piece], str, str]:

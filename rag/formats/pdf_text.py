@@ -18,6 +18,7 @@ dropped first (pdf_lines.drop_running_lines).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from statistics import median
 
 from rag.dates import find_date, parse_date
@@ -25,7 +26,8 @@ from rag.formats.pdf_lines import Line, body_size, drop_running_lines, page_line
 from rag.formats.plain_text import heading_like
 
 _ENDS_SENTENCE = re.compile(r"[.!?:;][\"'”’)\]]*$")
-_BULLET = re.compile(r"([•◦▪▫●○■□‣⁃∙·*–—-]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+\S")
+# letters only with a parenthesis ("a)", "(b)"): "p. 11" and "e. coli" start sentences too
+_BULLET = re.compile(r"([•◦▪▫●○■□‣⁃∙·*–—-]|\(?\d{1,3}[.)]|\(?[a-z]\))\s+\S")
 _SECTION = re.compile(r"(?P<number>\d{1,2}(\.\d{1,2}){0,5})\.?\s+\S|(chapter|appendix|part)\s+[\dA-Z]", re.IGNORECASE)
 _LEADERS = re.compile(r"(\s?\.){4,}\s*")
 _BROKEN_WORD = re.compile(r"(?<![\w-])([^\W\d_]+)[-\u2010\u00ad]$")
@@ -46,8 +48,7 @@ class _Layout:
         self.typical = lengths[int(0.85 * (len(lengths) - 1))]
         gaps = [a.y - b.y for page in pages for a, b in zip(page, page[1:]) if 0 < a.y - b.y < 3 * max(a.size, 1)]
         self.spacing = median(gaps) if gaps else 1.2 * self.body
-        self.margins = [min((round(line.x) for line in page), key=lambda x: -sum(round(line.x) == x for line in page))
-                        if page else 0 for page in pages]
+        self.margins = [Counter(round(line.x) for line in page).most_common(1)[0][0] if page else 0 for page in pages]
         heading_sizes = {round(line.size) for line in lines if line.size > 1.15 * self.body and len(line.text.split()) <= 20}
         self.heading_sizes = sorted(heading_sizes, reverse=True)
         self.words = {w.lower() for line in lines for w in re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)+|[^\W\d_]+", line.text)}
