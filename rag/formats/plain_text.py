@@ -48,13 +48,13 @@ def heading_like(line: str) -> bool:
     """A short line that reads as a title: no sentence punctuation inside or at its end, starts with a capital or digit,
     not a byline or dateline."""
     words = line.split()
-    if not words or words[0].lower() == "by" or not any(c.isalpha() for c in line) or find_date(line):
+    if not words or len(words) > 20 or words[0].lower() == "by" or not any(c.isalpha() for c in line):
         return False
     if not (words[0][0].isupper() or words[0][0].isdigit() or words[0][0] in "\"'“‘"):
         return False
     title_cased = sum(w[0].isupper() for w in words if w[0].isalpha()) >= 0.6 * len(words)
-    short = len(words) <= 12 or (title_cased and len(words) <= 20)
-    return short and not _ENDS_SENTENCE.search(line.strip()) and not _SENTENCE_BREAK.search(line)
+    short = len(words) <= 12 or title_cased
+    return short and not _ENDS_SENTENCE.search(line.strip()) and not _SENTENCE_BREAK.search(line) and not find_date(line)
 
 
 def soft_wrapped(contents: list[str]) -> bool:
