@@ -121,6 +121,18 @@ def test_html_headings_lists_title_and_date_from_meta(tmp_path):
     assert (doc.title, doc.kind, doc.date) == ("Widget guide", "html", "2024-03-05")
 
 
+def test_html_title_leads_the_text_when_the_page_does_not_repeat_it(tmp_path):
+    # Sphinx (Knot DNS's manual): the version is only in the <title> and the navigation bar
+    doc = read(tmp_path, "troubleshooting.html", """<html><head><title>Troubleshooting &#8212; Knot DNS 3.2.6 documentation</title>
+        </head><body><div class="related" role="navigation"><ul><li class="nav-item nav-item-0">
+        <a href="index.html">Knot DNS 3.2.6 documentation</a> &#187;</li></ul></div>
+        <div class="body" role="main"><section id="troubleshooting"><h1>Troubleshooting<a class="headerlink"
+        href="#troubleshooting" title="Permalink to this heading">¶</a></h1><p>First of all, check the logs.</p>
+        </section></div></body></html>""")
+    assert blocks(doc) == [("heading", "Troubleshooting — Knot DNS 3.2.6 documentation", 1), ("heading", "Troubleshooting", 1),
+                           ("paragraph", "First of all, check the logs.", 0)]
+
+
 def test_html_date_from_a_dateline_and_a_page_of_links_is_still_read(tmp_path):
     doc = read(tmp_path, "news.html", "<h1>Storm closes port</h1><p>By A. Reporter | Updated: 2023-11-02 08:15</p>"
                                       "<p>The port closed on Tuesday.</p>")

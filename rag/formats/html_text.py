@@ -8,7 +8,7 @@ page's own navigation (nav, aside, the page-level header and footer, ARIA naviga
 elements whose class or id names a nav bar, menu, sidebar, breadcrumbs or table of contents, blocks of mostly
 "Next / Previous / Up" links marked rel= or accesskey=) are left out; a page that is nothing but navigation is read
 whole. When the page marks its main content (one <main> or one <article>) only that is read, unless it holds under a
-quarter of the page's text.
+quarter of the page's text. The <title> leads the text as a heading unless the first heading already says it.
 """
 
 from __future__ import annotations
@@ -207,8 +207,11 @@ def read_html(markup: str) -> tuple[list[Piece], str, str]:
             break
     title_el = doc.find("head/title")
     title = _collapse(title_el.text_content()) if title_el is not None else ""
-    if not title:
-        title = next((text for kind, text, level in pieces if kind == "heading" and level == 1), "")
+    first_heading = next((text for kind, text, _ in pieces[:5] if kind == "heading"), "")
+    if title and " ".join(title.split()) not in " ".join(first_heading.split()):
+        # The browser shows the <title>, and it often holds what the page never repeats (a product, its version).
+        pieces.insert(0, ("heading", title, 1))
+    title = title or next((text for kind, text, level in pieces if kind == "heading" and level == 1), "")
     # "Last updated ..." often closes a page instead
     date = (_meta_date(doc) or find_date("\n".join(text for _, text, _ in pieces[:30]))
             or find_date("\n".join(text for _, text, _ in pieces[-5:]), datelines_only=True))
