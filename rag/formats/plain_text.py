@@ -1,7 +1,7 @@
 """Find the blocks of a plain-text or Markdown file in the file itself (the text is never changed).
 
 Example: find_blocks("# Ports\n\nThe default port\nis 8080.\n\n- one\n- two\n", markdown=True)
-         -> (Block(0, 7, "heading", 1), Block(9, 33, "paragraph"), Block(35, 40, "item"), Block(41, 46, "item"))
+         -> (Block(0, 7, "heading", 1), Block(9, 34, "paragraph"), Block(36, 41, "item"), Block(42, 47, "item"))
 Both kinds: blank lines part blocks; "#" and underlined (=== / ---) headings; "- ", "* ", "+ ", "1. " items; fenced
 code (``` or ~~~) as one block; "| a | b |" lines as rows. Markdown joins the lines of a paragraph; plain text
 guesses: a group of soft-wrapped lines (most long, most ending mid-sentence) is one paragraph, otherwise each line is
