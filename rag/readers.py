@@ -1,8 +1,10 @@
-"""Read a document file into the text that all offsets refer to.
+"""Read a document file into the text that all offsets refer to, with its blocks, title and date.
 
-Example: read_document(Path("seeds/a.txt")) -> DocumentText(text=<the UTF-8 file as read>, kind="txt", ...)
-For txt/md the text is the file itself; for html/pdf/docx it is the extracted text (stored beside the index so
-that every citation's start:end can be checked against it).
+Example: read_document(Path("seeds/a.txt")) -> DocumentText(text=<the UTF-8 file as read>, kind="txt", title="...",
+         date="2024-04-25", blocks=(Block(0, 44, "heading", 1), Block(46, 370, "paragraph"), ...))
+For txt/md the text is the file itself and its blocks are found in it; for html/pdf/docx the text is made from the
+document's structure, one block after another with a blank line between (stored beside the index so that every
+citation's start:end can be checked against it). How each format is read: rag/formats/.
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.dates import find_date
 from rag.errors import BadInputError
+from rag.formats.blocks import Block, assemble
+from rag.formats.plain_text import find_blocks
+
+__all__ = ["Block", "DocumentText", "MAX_FILE_BYTES", "READERS", "is_supported", "read_document", "reader_kind"]
 
 READERS = {".txt": "txt", ".md": "txt", ".markdown": "txt", ".html": "html", ".htm": "html", ".pdf": "pdf",
            ".docx": "docx"}
+MARKDOWN = {".md", ".markdown"}
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
@@ -25,6 +33,9 @@ class DocumentText:
     kind: str  # txt | html | pdf | docx
     file_hash: str  # sha256 of the file's bytes
     warnings: tuple[str, ...] = field(default=())
+    title: str = ""  # "" when the document shows none
+    date: str = ""  # ISO "YYYY-MM-DD", "YYYY-MM" or "YYYY"; "" when none can be trusted
+    blocks: tuple[Block, ...] = ()  # in order, not overlapping, covering every non-space character of text
 
     @property
     def is_file_text(self) -> bool:
@@ -63,19 +74,44 @@ def read_document(path: Path, name: str | None = None) -> DocumentText:
     try:
         if kind == "txt":
             text = _decode_text(name, data, warnings)
-        elif kind == "html":
-            text = _html_text(_decode_text(name, data, warnings))
-        elif kind == "pdf":
-            text = _pdf_text(data)
+            blocks = find_blocks(text, markdown=Path(name).suffix.lower() in MARKDOWN)
+            title, date = _first_heading(text, blocks), find_date(text)
         else:
-            text = _docx_text(data)
+            pieces, title, date = _read_structured(kind, name, data, warnings)
+            text, blocks = assemble(pieces)
     except BadInputError:
         raise
     except Exception as exc:  # parsers raise many types on corrupt input; all mean the same to a user
         raise BadInputError(f"{name}: cannot be parsed as {kind} ({type(exc).__name__}); is the file corrupt?") from None
     if not text.strip():
         raise BadInputError(f"{name}: contains no text to index" + (" (a scanned pdf needs OCR first)" if kind == "pdf" else ""))
-    return DocumentText(text=text, kind=kind, file_hash=digest, warnings=tuple(warnings))
+    return DocumentText(text=text, kind=kind, file_hash=digest, warnings=tuple(warnings), title=title, date=date,
+                        blocks=blocks)
+
+
+def _read_structured(kind: str, name: str, data: bytes, warnings: list[str]) -> tuple[list, str, str]:
+    """(kind, text, level) pieces, title and date of an html, pdf or docx file."""
+    if kind == "html":
+        from rag.formats.html_text import read_html
+
+        return read_html(_decode_text(name, data, warnings))
+    if kind == "pdf":
+        from rag.formats.pdf_text import read_pdf
+
+        return read_pdf(io.BytesIO(data))
+    from rag.formats.docx_text import read_docx
+
+    return read_docx(io.BytesIO(data))
+
+
+def _first_heading(text: str, blocks: tuple[Block, ...], within: int = 1500) -> str:
+    """A plain text's title: its first level-1 heading near the top, else its first heading there, without markup."""
+    near = [b for b in blocks if b.kind == "heading" and b.start < within]
+    best = next((b for b in near if b.level == 1), near[0] if near else None)
+    if best is None:
+        return ""
+    first_line = text[best.start:best.end].splitlines()[0]
+    return first_line.strip().strip("#").strip()
 
 
 def _decode_text(name: str, data: bytes, warnings: list[str]) -> str:
@@ -87,26 +123,3 @@ def _decode_text(name: str, data: bytes, warnings: list[str]) -> str:
         # Latin-1 maps every byte, so nothing is lost; cp1252 would be closer for Windows files but fails on 5 bytes.
         warnings.append(f"{name}: not valid UTF-8, read as Latin-1; save it as UTF-8 for exact quotes")
         return data.decode("latin-1")
-
-
-def _html_text(markup: str) -> str:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(markup, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template"]):
-        tag.decompose()
-    return soup.get_text("\n")
-
-
-def _pdf_text(data: bytes) -> str:
-    from pypdf import PdfReader
-
-    reader = PdfReader(io.BytesIO(data))
-    return "\n\n".join(page.extract_text() or "" for page in reader.pages)
-
-
-def _docx_text(data: bytes) -> str:
-    import docx
-
-    document = docx.Document(io.BytesIO(data))
-    return "\n\n".join(paragraph.text for paragraph in document.paragraphs)
