@@ -123,6 +123,11 @@ def gold_spans(item: Item, seeds_dir: Path) -> list[tuple[str, int, int]]:
 
 
 def retrieval_query(item: Item) -> str:
-    """The question as retrieval sees it without an LLM: a follow-up is joined to the last user turn."""
+    """The question as retrieval sees it without an LLM: one that depends on the conversation (rag.followup) is
+    joined to the last user turn, as the engine searches when a rewrite fails; one that stands alone is not."""
+    from rag.followup import depends_on_history, recent_history
+
     earlier = [turn["content"] for turn in item.history if turn.get("role") == "user"]
-    return f"{earlier[-1]} {item.question}" if earlier else item.question
+    if not earlier or depends_on_history(item.question, recent_history(item.history)) is None:
+        return item.question
+    return f"{earlier[-1]} {item.question}"

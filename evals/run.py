@@ -15,7 +15,6 @@ from pathlib import Path
 
 from evals.dataset import Item, retrieval_query
 from rag.errors import RagError
-from rag.evidence import select_evidence
 from rag.readers import read_document
 
 
@@ -97,7 +96,7 @@ def retrieval_records(pipeline, items: Sequence[Item], k: int, progress: bool = 
         query = retrieval_query(item)
         began = time.perf_counter()
         chunks = pipeline.retriever.retrieve(query, mode="hybrid")
-        evidence = select_evidence(query, chunks, pipeline.sentence_vectors, k)
+        evidence = pipeline.select(query, chunks, k)
         seconds = time.perf_counter() - began
         yield _tagged(item, "ours", {
             "query": query, "retrieved": list(dict.fromkeys(c.node.metadata["source"] for c in chunks)),

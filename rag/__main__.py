@@ -110,12 +110,15 @@ def _run(args: argparse.Namespace, settings) -> int:
 
 
 def _ask(engine, question: str, history: list[dict], as_json: bool):
-    """Stream one answer to stdout (or print its JSON record) and return the final Answer."""
-    from rag.answer import Answer
+    """Stream one answer to stdout (the passages found first), or print its JSON record; return the final Answer."""
+    from rag.answer import Answer, Found
 
     for event in engine.stream(question, history):
         if isinstance(event, Answer):
             final = event
+        elif isinstance(event, Found):
+            if not as_json:
+                _print_found(event)
         elif not as_json:
             print(event, end="", flush=True)
     if as_json:
@@ -125,11 +128,10 @@ def _ask(engine, question: str, history: list[dict], as_json: bool):
     if final.standalone_question != question:
         print(f"(understood as: {final.standalone_question})")
     if final.refused:
-        if final.draft:
-            print(f"-- withheld: {final.refusal_reason} --")
+        print(f"-- withheld: {final.refusal_reason} --" if final.draft else f"-- {final.refusal_reason} --")
         print(final.answer)
         for item in final.evidence[:3]:
-            print(f"  - {item.source} {item.start}:{item.end}: \"{item.text}\"")
+            print(f"  - {item.source} {item.start}:{item.end}: \"{' '.join(item.text.split())}\"")
     else:
         for claim in final.claims:
             if not claim.supported:
@@ -138,6 +140,15 @@ def _ask(engine, question: str, history: list[dict], as_json: bool):
             print(f"[{citation.number}] {citation.source} {citation.start}:{citation.end}: \"{citation.quote}\"")
         print(f"grounding: {sum(c.supported for c in final.claims)}/{len(final.claims)} sentences supported")
     return final
+
+
+def _print_found(found) -> None:
+    """The passages, as soon as retrieval is done: the answer streams in below them."""
+    print(f"Passages found ({len(found.evidence)}):" if found.evidence else "No passages found.")
+    for n, item in enumerate(found.evidence, 1):
+        where = f" ({item.header()})" if item.header() else ""
+        print(f"  [{n}] {item.source}{where} {item.start}:{item.end}: \"{' '.join(item.text.split())}\"")
+    print(flush=True)
 
 
 if __name__ == "__main__":

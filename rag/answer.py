@@ -1,9 +1,11 @@
-"""The answer engine: question + history -> standalone question -> evidence -> short prompt -> streamed answer
--> citations -> verification -> answer or refusal. The CLI, the chat UI and the evals all call Engine.
+"""The answer engine: question + history -> standalone question -> evidence (shown at once) -> short prompt ->
+streamed answer (stopped if it starts repeating) -> citations -> the judge -> answer or refusal.
+The CLI, the chat UI and the evals all call Engine.
 
 Example: for event in engine.stream("Why was the February trip called off?"):
-             print(event, end="") if isinstance(event, str) else print(event.record())
-  -> "A Chinese weather balloon ... [1]." then {"answer": ..., "refused": false, "citations": [{"source": ...}], ...}
+             Found -> the passages, before the model writes; str -> answer text as it streams; Answer -> the result
+  -> Found([Evidence(... "weather balloon" ...), ...]), "A Chinese weather balloon ... [1].",
+     Answer(answer=..., refused=False, citations=[...], judge=Judgement(answers_question=0.93, ...))
 """
 
 from __future__ import annotations
@@ -16,17 +18,25 @@ from rag.cite import Citation, Claim, citations_for, grounding, render_answer, s
 from rag.errors import BadInputError
 from rag.evidence import Evidence
 from rag.followup import standalone_question
-from rag.prompts import answer_messages
+from rag.judge import Judgement, judge, load_weights
+from rag.llm import Generation
+from rag.prompts import Passage, answer_check_messages, answer_messages, sufficiency_messages
+from rag.wellformed import contradicts, dangling, loop_start, says_not_answered, without_repeats
 
 REFUSAL = "The documents don't say. The closest passages found are listed below."
 MAX_QUESTION_CHARS = 2000
 EMPTY_QUESTION = "The question is empty; type a question about your documents"
-# Refusal thresholds, calibrated on evals/qa.jsonl (docs/decisions.md):
-# - evidence whose best sentence scores below MIN_EVIDENCE_SCORE is off-topic: refuse without asking the model;
-# - an answer with less than MIN_GROUNDING of its sentences supported by the quotes is refused.
+# Evidence whose best unit scores below this is off-topic: refuse without asking the model (docs/decisions.md).
 MIN_EVIDENCE_SCORE = 0.39
-MIN_GROUNDING = 0.5
 SAFETY_TOKENS = 16
+PROBES = ("sufficiency", "answer_check")  # the judge's yes/no questions to the model (rag/prompts.py)
+
+
+@dataclass(frozen=True)
+class Found:
+    """The first event of an answer: the passages found, before the model writes anything."""
+    evidence: list[Evidence]
+    standalone_question: str
 
 
 @dataclass
@@ -45,6 +55,9 @@ class Answer:
     refusal_reason: str | None = None
     draft: str = ""  # what the model wrote, kept when the engine withholds it
     rewrite: str = ""  # why the question was or was not rewritten (rag.followup.Standalone.reason)
+    judge: Judgement | None = None
+    evidence_s: float | None = None  # when the passages were found (the evidence panel can show them)
+    judge_s: float = 0.0
 
     def record(self) -> dict:
         """The JSON record printed by `ask --json` and written by the evals."""
@@ -52,8 +65,10 @@ class Answer:
             "answer": self.answer, "refused": self.refused, "citations": [c.public() for c in self.citations],
             "retrieved": list(dict.fromkeys(e.source for e in self.evidence)),
             "standalone_question": self.standalone_question, "rewrite": self.rewrite, "grounding": round(self.grounding, 3),
-            "prompt_tokens": self.prompt_tokens,
-            "ttft_s": None if self.ttft_s is None else round(self.ttft_s, 3), "total_s": round(self.total_s, 3),
+            "judge": self.judge.public() if self.judge else None, "prompt_tokens": self.prompt_tokens,
+            "evidence_s": None if self.evidence_s is None else round(self.evidence_s, 3),
+            "ttft_s": None if self.ttft_s is None else round(self.ttft_s, 3), "judge_s": round(self.judge_s, 3),
+            "total_s": round(self.total_s, 3),
         }
 
 
@@ -71,34 +86,53 @@ def clean_question(question: str) -> str:
     return cleaned
 
 
+def reading_order(evidence: list[Evidence]) -> list[Evidence]:
+    """Passages grouped by document (documents in the order of their best passage), in document order inside a
+    group: a header is then written once per run, and neighbouring passages read as the document does."""
+    first = {e.source: i for i, e in reversed(list(enumerate(evidence)))}
+    return sorted(evidence, key=lambda e: (first[e.source], e.start))
+
+
 class Engine:
-    def __init__(self, pipeline, llm):
+    def __init__(self, pipeline, llm, weights: dict | None = None, probes: tuple[str, ...] | None = None):
         self.pipeline = pipeline
         self.llm = llm
         self.settings = pipeline.settings
+        self.weights = weights if weights is not None else load_weights()
+        # the probes the judge's weights use (both when there are none yet: the eval run that fits them needs both)
+        used = set(self.weights["features"]) if self.weights else set(PROBES)
+        self.probes = probes if probes is not None else tuple(p for p in PROBES if p in used)
 
     def fit_prompt(self, question: str, evidence: list[Evidence]) -> tuple[list[dict], list[Evidence], int]:
-        """The answer prompt with as much evidence as fits the context window, dropping the lowest-ranked first."""
-        budget = self.llm.context_window - self.settings.max_tokens - SAFETY_TOKENS
-        kept = list(evidence)
-        while True:
-            messages = answer_messages(question, [e.text for e in kept], small_model=self.llm.small_model)
+        """The answer prompt with as many of the best passages as fit settings.evidence_tokens (and the context
+        window): the best one always, then each next one while the passages' tokens stay within the budget."""
+        window = self.llm.context_window - self.settings.max_tokens - SAFETY_TOKENS
+        bare = self.llm.count_tokens(answer_messages(question, [], small_model=self.llm.small_model))
+        if bare > window:
+            raise BadInputError(f"The question alone needs {bare} tokens, more than the model's window allows; shorten it")
+        kept: list[Evidence] = []
+        best = (answer_messages(question, [], small_model=self.llm.small_model), [], bare)
+        for item in evidence:
+            trial = reading_order(kept + [item])
+            messages = answer_messages(question, [Passage(e.header(), e.text) for e in trial], self.llm.small_model)
             tokens = self.llm.count_tokens(messages)
-            if tokens <= budget:
-                return messages, kept, tokens
-            if not kept:
-                raise BadInputError(f"The question alone needs {tokens} tokens, more than the model's window allows; shorten it")
-            kept.pop()
+            if tokens > window or (kept and tokens - bare > self.settings.evidence_tokens):
+                continue
+            kept, best = kept + [item], (messages, trial, tokens)
+        return best
 
     def stream(self, question: str, history: list[dict] | None = None,
-               evidence_k: int | None = None) -> Iterator[str | Answer]:
-        """Yield answer text as it is generated, then the final Answer (which may withhold the text as a refusal)."""
+               evidence_k: int | None = None) -> Iterator[Found | str | Answer]:
+        """Yield Found (the passages), then answer text as it is generated, then the final Answer (which may
+        withhold the text as a refusal)."""
         began = time.perf_counter()
         question = clean_question(question)
         standalone = standalone_question(self.llm, question, history or [])
         evidence = self.pipeline.evidence(standalone.search, k=evidence_k)
         result = Answer(REFUSAL, True, [], 0.0, standalone.question, evidence, rewrite=standalone.reason)
+        result.evidence_s = time.perf_counter() - began
         if not evidence or evidence[0].score < MIN_EVIDENCE_SCORE:
+            yield Found(evidence, standalone.question)
             result.refusal_reason = "no relevant evidence"
             result.total_s = time.perf_counter() - began
             yield result
@@ -106,13 +140,22 @@ class Engine:
         messages, kept, result.prompt_tokens = self.fit_prompt(standalone.question, evidence)
         result.dropped_evidence = len(evidence) - len(kept)
         result.evidence = kept
-        pieces: list[str] = []
-        for delta in self.llm.stream(messages, self.settings.max_tokens):
+        yield Found(kept, standalone.question)
+        info, pieces = Generation(), []
+        generation = self.llm.stream(messages, self.settings.max_tokens, info)
+        for delta in generation:
             if result.ttft_s is None:
                 result.ttft_s = time.perf_counter() - began
             pieces.append(delta)
             yield delta
-        self._judge(result, "".join(pieces))
+            if any(mark in delta for mark in ".!?\n") and (cut := loop_start("".join(pieces))) is not None:
+                generation.close()  # the model started repeating itself: stop it there
+                info.finish = "repeat"
+                pieces = ["".join(pieces)[:cut]]
+                break
+        judged = time.perf_counter()
+        self._judge(result, "".join(pieces).strip(), messages, info)
+        result.judge_s = time.perf_counter() - judged
         result.total_s = time.perf_counter() - began
         yield result
 
@@ -121,17 +164,39 @@ class Engine:
         *_, final = self.stream(question, history, evidence_k)
         return final
 
-    def _judge(self, result: Answer, draft: str) -> None:
-        """Cite and verify the draft; keep it as the answer only when the quotes support it."""
+    def _judge(self, result: Answer, draft: str, messages: list[dict], info: Generation) -> None:
+        """Cite and verify the draft, then let the judge decide whether it is shown or withheld."""
         result.draft = draft
-        _, claims = split_markers(draft, len(result.evidence))
-        if not claims:
-            result.refusal_reason = "empty generation"
-            return
-        result.claims = verify(claims, result.evidence, self.pipeline.sentence_vectors, result.standalone_question)
+        _, pairs = split_markers(draft, len(result.evidence))
+        sentences, dropped = without_repeats([s for s, _ in pairs])
+        pairs = [next(p for p in pairs if p[0] == s) for s in sentences]
+        flags = [f"dropped {dropped} repeated sentence{'s' * (dropped > 1)}"] if dropped else []
+        if not draft:
+            flags.append("empty generation")
+        result.claims = verify(pairs, result.evidence, self.pipeline.sentence_vectors, result.standalone_question)
+        loose = [c for c in result.claims if dangling(c.sentence)]
+        if loose and len(loose) == len(result.claims):
+            flags.append("a sentence stops where the answer should stand")
+        result.claims = [Claim(c.sentence, c.cited, c.support, c.supported and c not in loose) for c in result.claims]
+        if contradicts([c.sentence for c in result.claims], result.standalone_question):
+            flags.append("the answer takes back its own yes")
+        if says_not_answered(draft):
+            flags.append("the model says the passages don't give the answer")
         result.grounding = grounding(result.claims)
-        if result.grounding < MIN_GROUNDING or not any(c.supported for c in result.claims):
-            result.refusal_reason = f"only {sum(c.supported for c in result.claims)}/{len(result.claims)} sentences supported"
+        signals = {"grounding": result.grounding, "evidence_score": result.evidence[0].score if result.evidence else 0.0,
+                   "claims": float(len(result.claims)), "finish_repeat": float(info.finish == "repeat")}
+        if info.logprobs:
+            signals["mean_logprob"] = sum(info.logprobs) / len(info.logprobs)
+            signals["min_logprob"] = min(info.logprobs)
+        if result.claims and not [f for f in flags if not f.startswith("dropped")]:  # the model is asked only if needed
+            if "sufficiency" in self.probes:
+                signals["sufficiency"] = self.llm.yes_probability(sufficiency_messages(messages))
+            if "answer_check" in self.probes:
+                signals["answer_check"] = self.llm.yes_probability(answer_check_messages(messages, draft))
+        source = self.llm.logits if any(signals.get(p) is not None for p in PROBES) else "rules only"
+        result.judge = judge(signals, [c.supported for c in result.claims], flags, source, self.weights)
+        if result.judge.decision == "refuse":
+            result.refusal_reason = "; ".join(r for r in result.judge.reasons if not r.startswith("dropped"))
             return
+        result.citations = citations_for(result.claims, result.evidence, result.standalone_question)
         result.answer, result.refused = render_answer(result.claims), False
-        result.citations = citations_for(result.claims, result.evidence)

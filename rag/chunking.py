@@ -2,6 +2,7 @@
 
 Example: chunk_spans("First one. Second one.", chunk_size=256, chunk_overlap=32) -> [(0, 22)]
          sentence_spans("Title\nFirst one. Second one.") -> [(0, 5), (6, 16), (17, 28)]
+         block_sentences("The port\nis 8080. It can change.", 0, 32) -> [(0, 17), (18, 32)]
 Splitting runs on the normalised text (llama-index's SentenceSplitter); spans map back through the offset map.
 """
 
@@ -52,8 +53,24 @@ def chunk_spans(text: str, chunk_size: int, chunk_overlap: int) -> list[tuple[in
     return spans
 
 
+def block_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans (offsets into text) of the sentences of the block text[start:end]. A line break inside the block is a
+    space, not a sentence end: soft-wrapped lines and inline markup (read as one paragraph) stay one sentence.
+
+    Example: block_sentences("Intro\n\nThe default port\nis 8080. It can change.", 7, 47) -> [(7, 32), (33, 47)]"""
+    norm = normalise(text[start:end])
+    flat = norm.text.replace("\n", " ")
+    spans = []
+    for s, e in _punkt().span_tokenize(flat):
+        if flat[s:e].strip():
+            a, b = norm.original_span(s, e)
+            spans.append((start + a, start + b))
+    return spans
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Original-text spans of the sentences of `text`; a line break always ends a sentence (headlines, captions)."""
+    """Original-text spans of the sentences of `text`; a line break always ends a sentence (headlines, captions).
+    For text whose structure is unknown (a model's answer, a chunk read without its document's outline)."""
     norm = normalise(text)
     spans: list[tuple[int, int]] = []
     line_start = 0

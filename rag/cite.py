@@ -116,11 +116,13 @@ def verify(claims: list[tuple[str, tuple[int, ...]]], evidence: list[Evidence], 
     for (sentence, cited), vector in zip(claims, claim_vectors):
         scores = {}
         for number, (item, passage_vector) in enumerate(zip(evidence, passage_vectors), 1):
-            lexical, similarity = lexical_support(sentence, item.text, question), cosine(vector, passage_vector)
+            # the header counts: "the 2024 visit" is supported by a passage dated 2024 that says "the visit"
+            lexical = lexical_support(sentence, f"{item.header()} {item.text}", question)
+            similarity = cosine(vector, passage_vector)
             scores[number] = (_supports(lexical, similarity), max(lexical, similarity))
         good = [n for n in cited if scores[n][0]]
         if not good and len(cited) > 1:  # a sentence may combine facts from the passages it cites together
-            joined = " ".join(evidence[n - 1].text for n in cited)
+            joined = " ".join(f"{evidence[n - 1].header()} {evidence[n - 1].text}" for n in cited)
             if lexical_support(sentence, joined, question) >= MIN_LEXICAL:
                 good = list(cited)
         if not good:
@@ -137,11 +139,24 @@ def grounding(claims: list[Claim]) -> float:
     return sum(claim.supported for claim in claims) / len(claims) if claims else 0.0
 
 
-def citations_for(claims: list[Claim], evidence: list[Evidence]) -> list[Citation]:
-    """One Citation per passage number used by a supported claim, in first-use order."""
+def quote_span(item: Evidence, sentences: list[str], question: str = "") -> tuple[int, int]:
+    """The part of a passage the sentences rest on: the run of its units from the first to the last one holding
+    words the sentences add to the question; the whole passage when none does (support by meaning alone)."""
+    holding = [(start, end) for start, end in item.parts
+               if any(lexical_support(s, item.text[start - item.start:end - item.start], question) > 0 for s in sentences)]
+    return (holding[0][0], holding[-1][1]) if holding else (item.start, item.end)
+
+
+def citations_for(claims: list[Claim], evidence: list[Evidence], question: str = "") -> list[Citation]:
+    """One Citation per passage number used by a supported claim, in first-use order, quoting the part of the
+    passage those claims rest on (an exact slice of the document, like the passage)."""
     used = dict.fromkeys(n for claim in claims if claim.supported for n in claim.cited)
-    return [Citation(n, evidence[n - 1].source, evidence[n - 1].text, evidence[n - 1].start, evidence[n - 1].end)
-            for n in used]
+    citations = []
+    for n in used:
+        item = evidence[n - 1]
+        start, end = quote_span(item, [c.sentence for c in claims if c.supported and n in c.cited], question)
+        citations.append(Citation(n, item.source, item.text[start - item.start:end - item.start], start, end))
+    return citations
 
 
 def render_answer(claims: list[Claim]) -> str:

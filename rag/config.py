@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rag.errors import ConfigError
 
 BUNDLED_MODELS = ("default", "fast")
+# How documents are read, outlined and cut into units (rag/readers.py, rag/outline.py). Part of every file's index
+# key: a new value re-reads every file on the next `index`, whose bytes have not changed but whose reading has.
+READING = "blocks-1"
 
 
 def _default_cache_dir() -> Path:
@@ -48,7 +51,9 @@ class Settings(BaseSettings):
     chunk_size: int = Field(128, ge=32, le=2048)  # tokens
     chunk_overlap: int = Field(16, ge=0)
     top_k: int = Field(6, ge=1, le=100)  # chunks kept after fusion
-    evidence_k: int = Field(5, ge=1, le=50)  # sentences handed to the answer step
+    evidence_k: int = Field(5, ge=1, le=50)  # at most this many passages handed to the answer step
+    evidence_tokens: int = Field(160, ge=16, le=8192)  # and at most this many prompt tokens of them (headers included)
+    evidence_window: str = Field("next", pattern="^(unit|next|around)$")  # a unit alone, with the next, or both sides
 
     # chat UI
     host: str = "127.0.0.1"
@@ -78,8 +83,8 @@ class Settings(BaseSettings):
 
     @property
     def chunking(self) -> str:
-        """The chunking parameters as one key ("256/32"); chunks cut with another key are re-made."""
-        return f"{self.chunk_size}/{self.chunk_overlap}"
+        """How chunks are cut, as one key ("128/16/blocks-1"); chunks cut with another key are re-made."""
+        return f"{self.chunk_size}/{self.chunk_overlap}/{READING}"
 
     @property
     def uses_chroma_server(self) -> bool:

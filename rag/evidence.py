@@ -1,24 +1,33 @@
-"""Sentence-level evidence: the sentences inside the retrieved chunks that best match the question.
+"""Evidence: the units (sentences, items, rows) of the retrieved chunks that best match the question, each widened to
+a window with its neighbour in the same paragraph, and each knowing its document's title, section and date.
 
-Example: select_evidence("Why was the February trip called off?", chunks, embedder, k=3) ->
-  [Evidence(source="003_a9c27a608b917622.txt", text="U.S. Secretary of State Antony Blinken will visit Beijing
-   on Sunday and Monday, a visit that had been called off in February after a Chinese weather balloon ...",
-   start=71, end=275, score=0.71), ...]  best first; text == document_text[start:end] exactly.
+Example: select_evidence("Why was the February trip called off?", chunks, vectors, k=3, documents=store_documents)
+  -> [Evidence(source="003_a9c27a608b917622.txt", text="U.S. Secretary of State Antony Blinken will visit Beijing
+      on Sunday and Monday, a visit that had been called off in February after a Chinese weather balloon ...",
+      start=71, end=275, score=0.71, title="...", section="", date="2023-06-16"), ...]
+best first; text == document_text[start:end] exactly; parts are the units inside the window (for citations).
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from rag.chunking import embedding_text, sentence_spans
+from rag.outline import Outline
 from rag.text import content_words, cosine, looks_like_instruction
 
 # Weights of meaning, shared rare words (names and numbers the small embedder blurs) and the chunk's fused rank,
 # chosen by a sweep on the eval set (docs/decisions.md, "Evidence ranking weights").
 W_DENSE, W_LEXICAL, W_CHUNK = 0.4, 0.4, 0.2
 MIN_SENTENCE_CHARS = 12  # shorter "sentences" are bylines, bullets and stray captions
+WINDOWS = ("unit", "next", "around")  # a unit alone, with the unit after it, or with one on each side
+NEAR_DUPLICATE = 0.8  # share of content words in common above which a second passage says nothing new
+HEADER_CHARS = 60
+
+Documents = Callable[[str], "tuple[str, Outline] | None"]  # file_hash -> (text as read, outline), None if unknown
 
 
 @dataclass(frozen=True)
@@ -29,26 +38,82 @@ class Evidence:
     end: int
     score: float
     file_hash: str = ""
+    title: str = ""
+    section: str = ""
+    date: str = ""
+    parts: tuple[tuple[int, int], ...] = field(default=(), compare=False)  # the units inside, absolute offsets
+
+    def header(self) -> str:
+        """Where the passage comes from, as the model and the evidence panel show it: "Guide > Ports, 2024-04-25"
+        (the title and the nearest heading, each cut to HEADER_CHARS: every character is a prompt token's share)."""
+        nearest = self.section.rsplit(" > ", 1)[-1]
+        place = " > ".join(_cut(p, HEADER_CHARS) for p in dict.fromkeys((self.title, nearest)) if p)
+        return ", ".join(p for p in (place, self.date) if p)
 
     def public(self) -> dict:
         """The fields a user or a JSON consumer sees."""
-        return {key: value for key, value in asdict(self).items() if key != "file_hash"}
+        return {"source": self.source, "text": self.text, "start": self.start, "end": self.end, "score": self.score,
+                "title": self.title, "section": self.section, "date": self.date}
 
 
-def _candidates(chunks: list) -> list[tuple[Evidence, float]]:
-    """Each distinct sentence of the chunks with the normalised fused score of the best chunk holding it."""
+def _cut(text: str, limit: int) -> str:
+    """Example: _cut("Experts expect little breakthrough but see", 20) -> "Experts expect…" """
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    source: str
+    file_hash: str
+    start: int
+    end: int
+    text: str
+    chunk_score: float
+    neighbours: tuple[tuple[int, int] | None, tuple[int, int] | None]  # the units before and after, same block
+    title: str
+    section: str
+    date: str
+    document: str | None  # the whole text the offsets index, when known
+
+
+def _from_outline(chunk, meta: dict, document: str, shape: Outline, score: float) -> list[_Candidate]:
+    base, stop = int(meta["start"]), int(meta["end"])
+    found = []
+    for i, unit in enumerate(shape.units):
+        if unit.end <= base or unit.start >= stop:
+            continue
+        before = shape.units[i - 1] if i and shape.units[i - 1].block == unit.block else None
+        after = shape.units[i + 1] if i + 1 < len(shape.units) and shape.units[i + 1].block == unit.block else None
+        found.append(_Candidate(meta["source"], meta.get("file_hash", ""), unit.start, unit.end,
+                                document[unit.start:unit.end], score,
+                                (before and (before.start, before.end), after and (after.start, after.end)),
+                                shape.title, shape.sections[unit.block], shape.date, document))
+    return found
+
+
+def _from_chunk(chunk, meta: dict, score: float) -> list[_Candidate]:
+    """Without the document's outline (an index made elsewhere, on a Chroma server): the chunk's own sentences."""
+    text, base = chunk.node.text, int(meta["start"])
+    return [_Candidate(meta["source"], meta.get("file_hash", ""), base + s, base + e, text[s:e], score, (None, None),
+                       meta.get("title", ""), meta.get("section", ""), meta.get("date", ""), None)
+            for s, e in sentence_spans(text)]
+
+
+def candidates(chunks: list, documents: Documents | None = None) -> list[_Candidate]:
+    """Each distinct unit of the chunks with the normalised fused score of the best chunk holding it."""
     top = max((c.score or 0.0) for c in chunks) or 1.0
-    seen: dict[tuple[str, int, int], tuple[Evidence, float]] = {}
+    seen: dict[tuple[str, int, int], _Candidate] = {}
     for chunk in chunks:
         meta = chunk.node.metadata
-        text, base = chunk.node.text, int(meta["start"])
-        for start, end in sentence_spans(text):
-            if end - start < MIN_SENTENCE_CHARS or looks_like_instruction(text[start:end]):
+        known = documents(meta.get("file_hash", "")) if documents else None
+        score = (chunk.score or 0.0) / top
+        found = _from_outline(chunk, meta, *known, score) if known else _from_chunk(chunk, meta, score)
+        for item in found:
+            if item.end - item.start < MIN_SENTENCE_CHARS or looks_like_instruction(item.text):
                 continue
-            key = (meta["source"], base + start, base + end)
-            if key not in seen:
-                item = Evidence(meta["source"], text[start:end], base + start, base + end, 0.0, meta.get("file_hash", ""))
-                seen[key] = (item, (chunk.score or 0.0) / top)
+            seen.setdefault((item.source, item.start, item.end), item)
     return list(seen.values())
 
 
@@ -73,26 +138,54 @@ class SentenceVectors:
         return [self._cache[k] for k in keys]
 
 
-def select_evidence(question: str, chunks: list, vectors: SentenceVectors, k: int) -> list[Evidence]:
-    """Rank the sentences of `chunks` (retrieved NodeWithScore, best first) against the question; keep the best k."""
-    candidates = _candidates(chunks)
-    if not candidates:
+def _window(item: _Candidate, window: str) -> tuple[int, int, tuple[tuple[int, int], ...]]:
+    before, after = item.neighbours
+    parts = [(item.start, item.end)]
+    if window in ("next", "around") and after:
+        parts.append(after)
+    if window == "around" and before:
+        parts.insert(0, before)
+    return parts[0][0], parts[-1][1], tuple(parts)
+
+
+def select_evidence(question: str, chunks: list, vectors: SentenceVectors, k: int, documents: Documents | None = None,
+                    window: str = "next", budget_chars: int | None = None) -> list[Evidence]:
+    """Rank the units of `chunks` (retrieved NodeWithScore, best first) against the question and keep the best k
+    (or as many as budget_chars of passage text allows), each widened to its window; a window overlapping one
+    already kept, or saying nearly the same thing, is skipped."""
+    found = candidates(chunks, documents)
+    if not found:
         return []
     query_vector = vectors.embedder.get_query_embedding(question)
-    sentence_vectors = vectors.vectors([item.text for item, _ in candidates])
+    unit_vectors = vectors.vectors([item.text for item in found])
     asked = content_words(question)
-    # idf over the candidate sentences: a question word found in every sentence says little
-    df: dict[str, int] = {}
-    words_of = [content_words(item.text) for item, _ in candidates]
-    for words in words_of:
-        for word in words & asked:
-            df[word] = df.get(word, 0) + 1
-    idf = {w: math.log(1 + len(candidates) / (1 + df.get(w, 0))) for w in asked}
+    words_of = [content_words(item.text) for item in found]
+    # idf over the candidate units: a question word found in every unit says little
+    df = {w: sum(w in words for words in words_of) for w in asked}
+    idf = {w: math.log(1 + len(found) / (1 + df[w])) for w in asked}
     total_idf = sum(idf.values()) or 1.0
     scored = []
-    for (item, chunk_score), vector, words in zip(candidates, sentence_vectors, words_of):
+    for item, vector, words in zip(found, unit_vectors, words_of):
         lexical = sum(idf[w] for w in words & asked) / total_idf
-        score = W_DENSE * cosine(query_vector, vector) + W_LEXICAL * lexical + W_CHUNK * chunk_score
-        scored.append(Evidence(item.source, item.text, item.start, item.end, round(score, 4), item.file_hash))
-    scored.sort(key=lambda e: e.score, reverse=True)
-    return scored[:k]
+        scored.append((W_DENSE * cosine(query_vector, vector) + W_LEXICAL * lexical + W_CHUNK * item.chunk_score, item))
+    scored.sort(key=lambda pair: pair[0], reverse=True)
+    kept: list[Evidence] = []
+    kept_words: list[set[str]] = []
+    used = 0
+    for score, item in scored:
+        start, end, parts = _window(item, window) if item.document is not None else (item.start, item.end, ())
+        text = item.document[start:end] if item.document is not None else item.text
+        if any(e.source == item.source and e.start < end and start < e.end for e in kept):
+            continue
+        words = content_words(text)
+        if any(len(words & other) >= NEAR_DUPLICATE * min(len(words), len(other)) for other in kept_words if words):
+            continue
+        if budget_chars is not None and kept and used + len(text) > budget_chars:
+            continue  # a shorter one further down may still fit
+        kept.append(Evidence(item.source, text, start, end, round(score, 4), item.file_hash, item.title, item.section,
+                             item.date, parts or ((start, end),)))
+        kept_words.append(words)
+        used += len(text)
+        if len(kept) >= k:
+            break
+    return kept

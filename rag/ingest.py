@@ -18,6 +18,7 @@ from pathlib import Path
 from rag.chunking import chunk_spans, embedding_text
 from rag.config import Settings
 from rag.errors import BadInputError, RagError, StoreUnavailableError
+from rag.outline import Outline, outline
 from rag.readers import DocumentText, is_supported, read_document
 from rag.store import ChunkStore, FileVersion
 
@@ -86,8 +87,12 @@ def index_lock(index_dir: Path) -> Iterator[None]:
         yield
 
 
-def make_nodes(source: str, doc: DocumentText, settings: Settings) -> list:
-    """Chunk nodes (not yet embedded) whose text is the verbatim slice doc.text[start:end]."""
+METADATA = ["source", "start", "end", "file_hash", "chunk_hash", "kind", "title", "section", "date"]
+
+
+def make_nodes(source: str, doc: DocumentText, settings: Settings, shape: Outline) -> list:
+    """Chunk nodes (not yet embedded) whose text is the verbatim slice doc.text[start:end], each carrying the
+    document's title and date and the section it starts in (for indexes whose outlines are not at hand)."""
     from llama_index.core.schema import TextNode
 
     nodes = []
@@ -96,9 +101,9 @@ def make_nodes(source: str, doc: DocumentText, settings: Settings) -> list:
         nodes.append(TextNode(
             id_=node_id, text=doc.text[start:end],
             metadata={"source": source, "start": start, "end": end, "file_hash": doc.file_hash,
-                      "chunk_hash": hashlib.sha256(doc.text[start:end].encode()).hexdigest()[:16], "kind": doc.kind},
-            excluded_embed_metadata_keys=["source", "start", "end", "file_hash", "chunk_hash", "kind"],
-            excluded_llm_metadata_keys=["source", "start", "end", "file_hash", "chunk_hash", "kind"],
+                      "chunk_hash": hashlib.sha256(doc.text[start:end].encode()).hexdigest()[:16], "kind": doc.kind,
+                      "title": shape.title, "section": shape.section_at(start), "date": shape.date},
+            excluded_embed_metadata_keys=METADATA, excluded_llm_metadata_keys=METADATA,
         ))
     return nodes
 
@@ -144,7 +149,7 @@ def _commit(pending: list[FileVersion], removed: list[str], known: dict, store: 
                 summary.updated += is_update
                 summary.added += not is_update
                 # committed: let go of its vectors and text, or a big run holds them all until it ends
-                version.nodes, version.text = [], ""
+                version.nodes, version.text, version.outline = [], "", ""
     for source in removed:
         with store.writing():
             store.remove_file(source)
@@ -182,7 +187,9 @@ def index_folder(settings: Settings, store: ChunkStore, embedder: Callable[[], o
             if record and record.file_hash == doc.file_hash and record.chunking == settings.chunking:
                 summary.unchanged += 1
                 continue
-            pending.append(FileVersion(source, doc.text, doc.file_hash, doc.kind, make_nodes(source, doc, settings)))
+            shape = outline(doc)
+            pending.append(FileVersion(source, doc.text, doc.file_hash, doc.kind, make_nodes(source, doc, settings, shape),
+                                       shape.to_json()))
         removed = sorted(set(known) - set(files))
         if pending or removed:
             with store.changing():

@@ -1,15 +1,18 @@
-"""Generator backends: the bundled GGUF models run in-process by llama.cpp, or any OpenAI-compatible server by URL.
+"""Generator backends: the bundled GGUF models run in-process by llama.cpp (rag/llama_backend.py), or any
+OpenAI-compatible server by URL (here).
 
 Example: backend = load_llm(settings)            # "default" -> Qwen2.5-Coder-1.5B, "fast" -> 0.5B, or a URL
          "".join(backend.stream([{"role": "user", "content": "Say hi"}], max_tokens=8)) -> "Hi!"
-Both backends stream text deltas, count prompt tokens for the context-budget guard, and raise
-BackendUnavailableError (one clear line) instead of library exceptions.
+Both backends stream text deltas, report each token's log-probability and a yes/no probability where they can (the
+answer judge uses them; `logits` says where they come from), count prompt tokens for the context-budget guard, and
+raise BackendUnavailableError (one clear line) instead of library exceptions.
 """
 
 from __future__ import annotations
 
-import threading
+import math
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlparse
 
@@ -21,46 +24,25 @@ _PER_MESSAGE_TOKENS = 6  # ChatML wraps each message in <|im_start|>role\n ... <
 PROBE_S = 2.0  # seconds a model server gets to list its models at start
 
 
+@dataclass
+class Generation:
+    """What a backend reports about one generation, filled in while it streams."""
+    logprobs: list[float] = field(default_factory=list)  # one per generated token, where the backend gives them
+    finish: str = ""  # "stop" (the model ended), "length" (max_tokens), or "" (the caller stopped reading)
+    prompt_tokens: int = 0
+
+
 class LLMBackend(Protocol):
     name: str
     context_window: int
     small_model: bool  # the answer prompt for small models (rag.prompts) carries a worked example
+    logits: str  # where log-probabilities come from: "in-process", "server logprobs", or "none"
 
     def count_tokens(self, messages: list[dict]) -> int: ...
 
-    def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]: ...
+    def stream(self, messages: list[dict], max_tokens: int, info: Generation | None = None) -> Iterator[str]: ...
 
-
-class LlamaCppBackend:
-    """A bundled GGUF run in-process. Written on llama-cpp-python directly rather than llama-index's LlamaCPP wrapper:
-    we need the model's own tokenizer (budget guard), its GGUF chat template (the wrapper defaults to Llama-2
-    prompts), and one long-lived Llama object whose KV cache keeps the fixed system-prompt prefix between questions."""
-
-    def __init__(self, model_path: str, name: str, n_ctx: int, n_threads: int, small_model: bool = False):
-        from llama_cpp import Llama
-
-        self.name = name
-        self.context_window = n_ctx
-        self.small_model = small_model
-        try:
-            self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                             n_batch=512, seed=0, verbose=False)
-        except (ValueError, RuntimeError) as exc:
-            raise BackendUnavailableError(f"Cannot load model {model_path} ({exc}); run `python -m rag models`") from None
-        self._lock = threading.Lock()  # one generation at a time: the KV cache is shared state
-
-    def count_tokens(self, messages: list[dict]) -> int:
-        return sum(len(self.llm.tokenize(m["content"].encode("utf-8"), add_bos=False, special=False))
-                   + _PER_MESSAGE_TOKENS for m in messages) + 3
-
-    def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
-        with self._lock:
-            chunks = self.llm.create_chat_completion(messages=messages, stream=True, temperature=0.0, top_k=1,
-                                                     max_tokens=max_tokens, seed=0)
-            for chunk in chunks:
-                delta = chunk["choices"][0]["delta"].get("content")
-                if delta:
-                    yield delta
+    def yes_probability(self, messages: list[dict], reply: str | None = None) -> float | None: ...
 
 
 class OpenAIServerBackend:
@@ -73,6 +55,7 @@ class OpenAIServerBackend:
         self.name = f"{model_name} at {base}"
         self.context_window = n_ctx
         self.small_model = False  # a server's model is chosen for being bigger than the bundled ones
+        self.logits = "server logprobs"  # until the server shows it has none (then "none")
         self.url = base
         self.probe()  # before importing the client library (a second or two): a dead server is told at once
 
@@ -106,30 +89,69 @@ class OpenAIServerBackend:
         # tokenizer, so the guard errs on the side of a shorter prompt.
         return sum(len(m["content"]) // 3 + _PER_MESSAGE_TOKENS for m in messages) + 3
 
-    def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+    def _chat(self, messages: list[dict]):
         from llama_index.core.llms import ChatMessage
 
-        chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
+        return [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
+
+    def _failed(self, exc: Exception) -> BackendUnavailableError:
+        return BackendUnavailableError(
+            f"Model server {self.url} failed ({type(exc).__name__}: {str(exc)[:200]}); check it is running and "
+            f"serves an OpenAI-compatible /v1/chat/completions, or use RAG_MODEL=default")
+
+    def stream(self, messages: list[dict], max_tokens: int, info: Generation | None = None) -> Iterator[str]:
+        info = info if info is not None else Generation()
+        info.prompt_tokens = self.count_tokens(messages)
         received = 0
         try:
-            for response in self.llm.stream_chat(chat, max_tokens=max_tokens):
+            for response in self.llm.stream_chat(self._chat(messages), max_tokens=max_tokens,
+                                                 **({"logprobs": True} if self.logits != "none" else {})):
                 received += 1
+                info.logprobs.extend(_chunk_logprobs(response.raw))
                 if response.delta:
                     yield response.delta
         except Exception as exc:  # openai/httpx raise many types; to a user they all mean "the server failed"
-            raise BackendUnavailableError(
-                f"Model server {self.url} failed ({type(exc).__name__}: {str(exc)[:200]}); check it is running and "
-                f"serves an OpenAI-compatible /v1/chat/completions, or use RAG_MODEL=default") from None
+            raise self._failed(exc) from None
         if not received:  # a body that is not a server-sent-event stream parses as no chunks at all, silently
             raise BackendUnavailableError(
                 f"Model server {self.url} answered /chat/completions with no completion stream; check it serves an "
                 f"OpenAI-compatible /v1/chat/completions, or use RAG_MODEL=default")
+        info.finish = "stop" if received else ""
+
+    def yes_probability(self, messages: list[dict], reply: str | None = None) -> float | None:
+        """From the server's top log-probabilities of a one-token reply; None when it gives none (then the judge
+        uses only the checks that need no logits, and says so)."""
+        if self.logits == "none":
+            return None
+        chat = self._chat(messages + ([{"role": "assistant", "content": reply}] if reply else []))
+        try:
+            response = self.llm.chat(chat, max_tokens=1, logprobs=True, top_logprobs=5)
+        except Exception as exc:
+            raise self._failed(exc) from None
+        top = (response.logprobs or [[]])[0]
+        if not top:
+            self.logits = "none"
+            return None
+        yes = sum(math.exp(p.logprob) for p in top if p.token.strip().lower() == "yes")
+        no = sum(math.exp(p.logprob) for p in top if p.token.strip().lower() == "no")
+        return yes / (yes + no) if yes + no > 0 else None
+
+
+def _chunk_logprobs(raw) -> list[float]:
+    """The log-probabilities an OpenAI streaming chunk carries, if any."""
+    try:
+        content = raw.choices[0].logprobs.content or []
+    except (AttributeError, IndexError, TypeError):
+        return []
+    return [float(item.logprob) for item in content]
 
 
 def load_llm(settings: Settings) -> LLMBackend:
     """The backend settings.model names: a bundled model (assembled and verified on first use) or a server URL."""
     if settings.model.startswith(("http://", "https://")):
         return OpenAIServerBackend(settings.model, settings.model_name, settings.n_ctx)
+    from rag.llama_backend import LlamaCppBackend
+
     path = gguf_path(settings.model, settings.cache_dir)
     return LlamaCppBackend(str(path), settings.model, settings.n_ctx, settings.n_threads,
                            small_model=GGUF_MODELS[settings.model].small_model)

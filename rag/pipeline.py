@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from functools import cached_property
 
 from rag.config import Settings
 from rag.evidence import Evidence, SentenceVectors, select_evidence
 from rag.ingest import IndexSummary, index_folder
 from rag.models import load_embedder
+from rag.outline import Outline
 from rag.retrieve import ChunkRetriever
 from rag.store import ChunkStore
+
+CHARS_PER_TOKEN = 4  # English prose in the Qwen and MiniLM tokenizers: a little over 4; a first cut only
+DOCUMENTS_CACHED = 64  # texts and outlines kept in memory: the documents recent questions drew evidence from
 
 
 class Pipeline:
@@ -28,6 +33,7 @@ class Pipeline:
         self._retriever: ChunkRetriever | None = None
         self._lock = threading.Lock()  # Chroma and the embedder are shared by UI threads
         self._seen_version: str | None = None  # the store's version when this process last read or wrote it
+        self._documents: OrderedDict[str, tuple[str, Outline] | None] = OrderedDict()
 
     @property
     def store(self) -> ChunkStore:
@@ -67,12 +73,37 @@ class Pipeline:
             self._seen_version = self.store.version()  # our own writes keep this process's copy current
             return summary
 
-    def evidence(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Evidence]:
-        """The best k evidence sentences for the question, best first."""
+    def evidence(self, question: str, k: int | None = None, mode: str = "hybrid", window: str | None = None,
+                 budget_chars: int | None = None) -> list[Evidence]:
+        """The best k evidence passages for the question, best first, windowed as settings.evidence_window says;
+        budget_chars (default: CHARS_PER_TOKEN x settings.evidence_tokens) caps their text, and the answer engine
+        then fits them to the prompt by exact token count."""
         with self._lock:
             self._follow_other_writers()
             chunks = self.retriever.retrieve(question, mode=mode)
-            return select_evidence(question, chunks, self.sentence_vectors, k or self.settings.evidence_k)
+            return self.select(question, chunks, k, window, budget_chars)
+
+    def select(self, question: str, chunks: list, k: int | None = None, window: str | None = None,
+               budget_chars: int | None = None) -> list[Evidence]:
+        """The evidence passages of already retrieved chunks (see evidence())."""
+        budget = budget_chars if budget_chars is not None else CHARS_PER_TOKEN * self.settings.evidence_tokens
+        return select_evidence(question, chunks, self.sentence_vectors, k or self.settings.evidence_k,
+                               documents=self.document, window=window or self.settings.evidence_window,
+                               budget_chars=budget)
+
+    def document(self, file_hash: str) -> tuple[str, Outline] | None:
+        """A document's text as read and its outline, None when the index holds no outline for it (made elsewhere).
+        Keyed by content hash, so a cached entry is never stale."""
+        if file_hash not in self._documents:
+            try:
+                found = (self.store.document_text(file_hash), Outline.from_json(self.store.document_outline(file_hash)))
+            except (OSError, ValueError, KeyError):
+                found = None
+            self._documents[file_hash] = found
+            while len(self._documents) > DOCUMENTS_CACHED:
+                self._documents.popitem(last=False)
+        self._documents.move_to_end(file_hash)
+        return self._documents[file_hash]
 
     def _follow_other_writers(self) -> None:
         """Reopen the store if another process (e.g. `python -m rag index` while the chat window is up) changed it

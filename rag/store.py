@@ -35,7 +35,7 @@ class FileRecord:
     file_hash: str
     kind: str
     chunks: int
-    chunking: str  # "size/overlap" the chunks were cut with; a change re-indexes the file
+    chunking: str  # "size/overlap/reading" the chunks were cut with (Settings.chunking); a change re-indexes the file
 
 
 def is_committed(metadata: dict, committed: set[tuple[str, str]]) -> bool:
@@ -66,12 +66,13 @@ def get_all(collection, ids: list[str] | None = None, **kwargs) -> dict[str, lis
 
 @dataclass
 class FileVersion:
-    """One file as read, with its chunk nodes (embedded before put_files stores them)."""
+    """One file as read, with its chunk nodes (embedded before put_files stores them) and its outline (JSON)."""
     source: str
     text: str
     file_hash: str
     kind: str
     nodes: list
+    outline: str = ""
 
 
 class ChunkStore:
@@ -224,6 +225,10 @@ class ChunkStore:
         """The text as read (or extracted) that a chunk's start/end offsets index."""
         return (self.texts_dir / f"{file_hash}.txt").read_text(encoding="utf-8")
 
+    def document_outline(self, file_hash: str) -> str:
+        """The outline (rag.outline, JSON) stored with the text; OSError when there is none (an older index)."""
+        return (self.texts_dir / f"{file_hash}.outline.json").read_text(encoding="utf-8")
+
     # ---- writing -------------------------------------------------------------------------------------------------
     def put_files(self, versions: list[FileVersion]) -> None:
         """Store files' texts and embedded chunk nodes, replacing any older versions of the same sources.
@@ -234,11 +239,12 @@ class ChunkStore:
         """
         self.texts_dir.mkdir(parents=True, exist_ok=True)
         for version in versions:
-            text_path = self.texts_dir / f"{version.file_hash}.txt"
-            if not text_path.exists():
-                partial = text_path.with_suffix(".partial")
-                partial.write_text(version.text, encoding="utf-8")
-                partial.replace(text_path)
+            for path, content in ((self.texts_dir / f"{version.file_hash}.outline.json", version.outline),
+                                  (self.texts_dir / f"{version.file_hash}.txt", version.text)):
+                if content and not path.exists():  # the text last: its presence says both are complete
+                    partial = path.with_name(path.name + ".partial")
+                    partial.write_text(content, encoding="utf-8")
+                    partial.replace(path)
         nodes = [node for version in versions for node in version.nodes]
         new_ids = [node.node_id for node in nodes]
         if new_ids:  # leftovers of an interrupted attempt at these same versions would collide with the new ids
@@ -305,7 +311,7 @@ class ChunkStore:
                         self.chunks.delete(ids=stale[at:at + 5000])
         keep = {r.file_hash for r in manifest.values()}
         if self.texts_dir.is_dir():
-            for path in self.texts_dir.glob("*.txt"):
-                if path.stem not in keep:
+            for path in self.texts_dir.iterdir():
+                if path.name.split(".")[0] not in keep:
                     path.unlink(missing_ok=True)
         return len(stale)

@@ -4,11 +4,20 @@ faults, bad input, the window's wiring). Claims about answer quality are made wi
 from __future__ import annotations
 
 
+def passage_number(messages: list[dict], phrase: str) -> int:
+    """The number the prompt gives the passage containing phrase ("[3] ... weather balloon ..." -> 3)."""
+    for line in messages[-1]["content"].splitlines():
+        if line.startswith("[") and phrase in line:
+            return int(line[1:line.index("]")])
+    raise AssertionError(f"no passage holds {phrase!r}")
+
+
 class ScriptedLLM:
     """Replies with the given text, in small pieces, whatever it is asked; records the prompts it saw."""
 
     name = "scripted"
     small_model = False
+    logits = "none"  # a stand-in has no probabilities: the judge falls back to its rules
 
     def __init__(self, *replies: str, context_window: int = 4096):
         self.replies = list(replies)
@@ -18,9 +27,13 @@ class ScriptedLLM:
     def count_tokens(self, messages):
         return sum(len(m["content"].split()) + 6 for m in messages)
 
-    def stream(self, messages, max_tokens):
+    def yes_probability(self, messages, reply=None):
+        return None
+
+    def stream(self, messages, max_tokens, info=None):
         self.prompts.append(messages)
         reply = self.replies.pop(0) if self.replies else ""
+        reply = reply(messages) if callable(reply) else reply  # a reply may depend on the prompt (passage numbers)
         words = reply.split(" ")[:max_tokens]
         for i, word in enumerate(words):
             yield word if i == 0 else " " + word

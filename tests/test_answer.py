@@ -4,16 +4,19 @@ Claims about answer quality are made with the real model in test_answer_llm.py, 
 """
 
 import pytest
-from scripted_llm import ScriptedLLM
+from scripted_llm import ScriptedLLM, passage_number
 
 from rag.answer import REFUSAL, Engine, clean_question
 from rag.errors import BadInputError
+from rag.pipeline import Pipeline
 
 QUESTION = "Why was the February trip called off?"
 
 
-def balloon_passage(engine_evidence):
-    return next(n for n, e in enumerate(engine_evidence, 1) if "weather balloon" in e.text)
+def balloon_reply(tail: str = ""):
+    """The right answer, citing the passage the prompt numbered as the one about the balloon."""
+    return lambda messages: (f"It was called off after a Chinese weather balloon was spotted over U.S. airspace "
+                             f"[{passage_number(messages, 'weather balloon')}].{tail}")
 
 
 @pytest.fixture
@@ -24,9 +27,9 @@ def engine_for(seeded_pipeline):
 
 
 def test_supported_answer_is_cited_with_verbatim_quotes(engine_for, seeded_pipeline):
-    evidence = seeded_pipeline.evidence(QUESTION)
-    n = balloon_passage(evidence)
-    answer = engine_for(f"It was called off after a Chinese weather balloon was spotted over U.S. airspace [{n}].").ask(QUESTION)
+    engine = engine_for(balloon_reply())
+    answer = engine.ask(QUESTION)
+    n = passage_number(engine.llm.prompts[0], "weather balloon")
     assert not answer.refused and answer.grounding == 1.0
     assert answer.citations and answer.citations[0].number == n
     seeds = seeded_pipeline.settings.seeds_dir
@@ -34,7 +37,7 @@ def test_supported_answer_is_cited_with_verbatim_quotes(engine_for, seeded_pipel
         assert (seeds / c.source).read_text(encoding="utf-8")[c.start:c.end] == c.quote
     record = answer.record()
     assert set(record) == {"answer", "refused", "citations", "retrieved", "standalone_question", "rewrite", "grounding",
-                           "prompt_tokens", "ttft_s", "total_s"}
+                           "judge", "prompt_tokens", "evidence_s", "ttft_s", "judge_s", "total_s"}
     assert record["prompt_tokens"] > 0 and record["ttft_s"] is not None
 
 
@@ -63,10 +66,9 @@ def test_empty_generation_is_a_refusal(engine_for):
 
 
 def test_generation_cut_by_max_tokens_keeps_only_verified_part(engine_for, seeded_pipeline):
-    n = balloon_passage(seeded_pipeline.evidence(QUESTION))
-    long_reply = f"It was called off after a Chinese weather balloon was spotted over U.S. airspace [{n}]. " + "and " * 400
-    answer = engine_for(long_reply).ask(QUESTION)
-    assert answer.citations and answer.citations[0].number == n
+    engine = engine_for(balloon_reply(" " + "and " * 400))
+    answer = engine.ask(QUESTION)
+    assert answer.citations and answer.citations[0].number == passage_number(engine.llm.prompts[0], "weather balloon")
     assert answer.answer.startswith("It was called off")
 
 
@@ -76,11 +78,21 @@ def test_off_topic_question_is_refused_without_calling_the_model(engine_for):
     assert answer.refused and engine.llm.prompts == []
 
 
-def test_budget_guard_drops_lowest_ranked_evidence(engine_for):
-    engine = engine_for("It was called off after a weather balloon was spotted.", context_window=420)
+def test_the_context_window_guard_drops_lowest_ranked_evidence(seeded_pipeline):
+    roomy = seeded_pipeline.settings.model_copy(update={"evidence_tokens": 4000})  # only the window binds
+    pipeline = Pipeline(roomy, embedder=seeded_pipeline.embedder, store=seeded_pipeline.store)
+    engine = Engine(pipeline, ScriptedLLM("It was called off after a weather balloon was spotted.", context_window=600))
     answer = engine.ask(QUESTION, evidence_k=10)
     assert answer.dropped_evidence > 0 and len(answer.evidence) == 10 - answer.dropped_evidence
-    assert answer.prompt_tokens <= 420 - engine.settings.max_tokens
+    assert answer.prompt_tokens <= 600 - engine.settings.max_tokens
+
+
+def test_passages_are_fitted_to_the_evidence_token_budget(engine_for, seeded_pipeline):
+    engine = engine_for("It was called off after a weather balloon was spotted.")
+    answer = engine.ask(QUESTION, evidence_k=12)
+    bare = engine.llm.count_tokens(engine.llm.prompts[0][:1] + [{"role": "user", "content": f"Question: {QUESTION}"}])
+    assert 1 < len(answer.evidence) < 12
+    assert answer.prompt_tokens - bare <= engine.settings.evidence_tokens + 16  # the second question and separators
 
 
 def test_followup_is_rewritten_with_history(engine_for):
@@ -103,7 +115,7 @@ def test_a_failed_rewrite_keeps_the_question_and_searches_it_after_the_last_turn
     assert answer.standalone_question == "How long did those talks last?"
     assert answer.rewrite.startswith("rewrite failed")
     joined = "Where did Wang Yi and Jake Sullivan hold talks in May 2023? How long did those talks last?"
-    assert [e.text for e in answer.evidence] == [e.text for e in seeded_pipeline.evidence(joined)][:len(answer.evidence)]
+    assert {e.text for e in answer.evidence} <= {e.text for e in seeded_pipeline.evidence(joined)}
     assert "Question: How long did those talks last?" in engine.llm.prompts[-1][1]["content"]
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import escape
 
-from rag.answer import Answer
+from rag.answer import Answer, Found
 from rag.errors import RagError
 from rag.evidence import Evidence
 from rag.ui import render
@@ -82,6 +82,10 @@ class Conversation:
                 for event in engine.stream(question, self.history(), evidence_k):
                     if isinstance(event, Answer):
                         turn.answer = event
+                    elif isinstance(event, Found):  # the passages, before the model's first token
+                        turn.panel = render.found_panel(event, question, number, lambda item: _document(engine, item))
+                        turn.message = render.notice_message("Passages found; writing the answer…", "waiting")
+                        yield
                     else:
                         draft.append(event)
                         turn.message = render.streaming_message("".join(draft))

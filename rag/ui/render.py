@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from html import escape
 
-from rag.answer import Answer
+from rag.answer import Answer, Found
 from rag.evidence import Evidence
 
 CONTEXT_CHARS = 300  # text shown around a quote in the sources panel
@@ -91,8 +92,10 @@ def answer_message(answer: Answer, question: str, turn: int) -> str:
         closest = "".join(f"<li>{_cite(turn, f'p{n}', item.source)}: “{escape(item.text)}”</li>"
                           for n, item in enumerate(answer.evidence[:CLOSEST_SHOWN], 1))
         listed = f'<div class="closest-title">Closest passages found:</div><ol class="closest">{closest}</ol>'
+        why = (f'<div class="withheld">The answer the model wrote was withheld: {escape(answer.refusal_reason)}.</div>'
+               if answer.draft and answer.refusal_reason else "")
         return (f'{head}<div class="refusal"><strong>The documents don\'t say.</strong> '
-                f'{grounding_badge(answer)}{listed if closest else ""}</div>')
+                f'{grounding_badge(answer)}{why}{listed if closest else ""}</div>')
     cited = {citation.number for citation in answer.citations}
     sentences = []
     for claim in answer.claims:
@@ -118,11 +121,13 @@ def evidence_panel(answer: Answer, question: str, turn: int, read: Callable[[Evi
                        f"{escape(answer.draft)}</details>")
     else:
         by_number = {n: item for n, item in enumerate(answer.evidence, 1)}
-        items = [(str(c.number), by_number[c.number]) for c in answer.citations if c.number in by_number]
+        # each passage narrowed to the quote its citation rests on, shown inside the text around it
+        items = [(str(c.number), replace(by_number[c.number], text=c.quote, start=c.start, end=c.end))
+                 for c in answer.citations if c.number in by_number]
         title, reason = "Sources", ""
     documents = {item.file_hash: read(item) for _, item in items}
     listed = "".join(
-        f'<li>{_cite(turn, label, (f"[{label}] " if label.isdigit() else "") + item.source)}'
+        f'<li>{_cite(turn, label, (f"[{label}] " if label.isdigit() else "") + item.source)}{_where(item)}'
         f'<div class="passage">{passage_html(documents[item.file_hash], item)}</div></li>' for label, item in items)
     views = []
     for file_hash, document in documents.items():
@@ -135,10 +140,28 @@ def evidence_panel(answer: Answer, question: str, turn: int, read: Callable[[Evi
     timing = f"evidence passages: {len(answer.evidence)} · total {answer.total_s:.1f} s"
     if answer.ttft_s is not None:
         timing = f"first token {answer.ttft_s:.1f} s · " + timing
+    if answer.judge and answer.judge.answers_question is not None:
+        timing += f" · judge: answers the question {answer.judge.answers_question:.2f} ({answer.judge.source})"
     return (f'<div class="panel-head">Answer {turn + 1} {grounding_badge(answer)}</div>'
             f'<div class="panel-question">Q: {escape(question)}</div>{understood_html(question, answer)}{reason}'
             f'<h4>{title}</h4><ol class="sources">{listed}</ol>{flagged}'
             f'<div class="doc-views">{"".join(views)}</div><p class="timing">{timing}</p>')
+
+
+def _where(item: Evidence) -> str:
+    return f'<div class="where">{escape(item.header())}</div>' if item.header() else ""
+
+
+def found_panel(found: Found, question: str, turn: int, read: Callable[[Evidence], str | None]) -> str:
+    """The passages found for a question, shown as soon as retrieval is done, while the model writes."""
+    if not found.evidence:
+        return f'<div class="panel-head">Answer {turn + 1}</div><p class="empty">No passages found.</p>'
+    documents = {item.file_hash: read(item) for item in found.evidence}
+    listed = "".join(f'<li>[{n}] {escape(item.source)}{_where(item)}<div class="passage">'
+                     f'{passage_html(documents[item.file_hash], item)}</div></li>' for n, item in enumerate(found.evidence, 1))
+    return (f'<div class="panel-head">Answer {turn + 1} <span class="badge waiting">writing…</span></div>'
+            f'<div class="panel-question">Q: {escape(question)}</div><h4>Passages found</h4>'
+            f'<ol class="sources">{listed}</ol>')
 
 
 def streaming_message(draft: str) -> str:
