@@ -125,9 +125,9 @@ def verify(claims: list[tuple[str, tuple[int, ...]]], evidence: list[Evidence], 
             joined = " ".join(f"{evidence[n - 1].header()} {evidence[n - 1].text}" for n in cited)
             if lexical_support(sentence, joined, question) >= MIN_LEXICAL:
                 good = list(cited)
-        if not good:
-            best = max(scores, key=lambda n: scores[n][1], default=None)
-            good = [best] if best is not None and scores[best][0] else []
+        if not good:  # the supporting passage that matches best (a closer one that does not support it is no help)
+            best = max((n for n in scores if scores[n][0]), key=lambda n: scores[n][1], default=None)
+            good = [best] if best is not None else []
         attributed = tuple(good) if good else cited
         support = max((scores[n][1] for n in attributed), default=0.0)
         checked.append(Claim(sentence, attributed, round(support, 3), bool(good)))

@@ -82,8 +82,8 @@ def _from_outline(chunk, meta: dict, document: str, shape: Outline, score: float
     base, stop = int(meta["start"]), int(meta["end"])
     found = []
     for i, unit in enumerate(shape.units):
-        if unit.end <= base or unit.start >= stop:
-            continue
+        if unit.end <= base or unit.start >= stop or shape.kinds[unit.block] == "heading":
+            continue  # a heading is shown above its passages, not as one
         before = shape.units[i - 1] if i and shape.units[i - 1].block == unit.block else None
         after = shape.units[i + 1] if i + 1 < len(shape.units) and shape.units[i + 1].block == unit.block else None
         found.append(_Candidate(meta["source"], meta.get("file_hash", ""), unit.start, unit.end,

@@ -70,6 +70,8 @@ def depends_on_history(question: str, turns: list[dict]) -> str | None:
         return f"'{' '.join(tokens[:2])}' continues the conversation"
     if relative := _RELATIVE.search(text):
         return f"'{relative.group(0)}' refers back"
+    if not names and len(content_words(text)) <= 2:
+        return "names nothing and asks little: it continues the conversation"  # "Which teams were playing?"
     earlier = set().union(*(content_words(t["content"]) for t in turns)) if turns else set()
     for i, word in enumerate(words):
         if word in _PRONOUNS and not any(n < i for n in names):  # "his" after "Lloyd Austin" is the question's own

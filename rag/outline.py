@@ -1,7 +1,7 @@
 """A document's outline: its title, date, the section path of every block, and its evidence units.
 
 Example: outline(read_document(Path("guide.html")))
-  -> Outline(title="Server guide", date="2024-04-25", sections=["", "Server guide > Configuration", ...],
+  -> Outline(title="Server guide", date="2024-04-25", sections=["", "Configuration", ...], kinds=["heading", ...],
              units=[Unit(0, 12, 0), Unit(14, 60, 1), Unit(61, 118, 1), ...])
 An evidence unit is a sentence of a paragraph (a short one joined to its neighbour, so no unit is a dangling
 fragment), a heading, a list item, a table row or a few lines of code; units never cross a block, and
@@ -34,15 +34,16 @@ class Outline:
     date: str
     sections: list[str]  # per block: the headings above it, outermost first, joined by " > "
     units: list[Unit]
+    kinds: list[str]  # per block: heading, paragraph, item, row or code
 
     def to_json(self) -> str:
-        return json.dumps({"title": self.title, "date": self.date, "sections": self.sections,
+        return json.dumps({"title": self.title, "date": self.date, "sections": self.sections, "kinds": self.kinds,
                            "units": [[u.start, u.end, u.block] for u in self.units]}, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> Outline:
         raw = json.loads(text)
-        return cls(raw["title"], raw["date"], raw["sections"], [Unit(*u) for u in raw["units"]])
+        return cls(raw["title"], raw["date"], raw["sections"], [Unit(*u) for u in raw["units"]], raw["kinds"])
 
     def section_at(self, offset: int) -> str:
         """The section path of the block holding (or first following) offset."""
@@ -59,7 +60,8 @@ def section_paths(text: str, blocks: tuple[Block, ...], title: str = "") -> list
     paths = []
     for block in blocks:
         if block.kind == "heading":
-            heading = " ".join(text[block.start:block.end].split())
+            # a Markdown heading's block is its line as written: "## Ports", or "Ports" over a "-----" line
+            heading = " ".join(text[block.start:block.end].strip().splitlines()[0].strip("#").split())
             level = block.level or 1
             open_headings = [(lvl, h) for lvl, h in open_headings if lvl < level]
             if heading.casefold() != title.casefold():
@@ -106,4 +108,5 @@ def outline(doc: DocumentText) -> Outline:
         else:
             spans = _cut(doc.text, block.start, block.end, code=block.kind == "code")
         units.extend(Unit(start, end, number) for start, end in spans)
-    return Outline(doc.title, doc.date, section_paths(doc.text, doc.blocks, doc.title), units)
+    return Outline(doc.title, doc.date, section_paths(doc.text, doc.blocks, doc.title), units,
+                   [block.kind for block in doc.blocks])

@@ -63,3 +63,11 @@ def fast_llm():
     from rag.llm import load_llm
 
     return load_llm(load_settings(model="fast"))
+
+
+@pytest.fixture(scope="session")
+def default_llm():
+    """The default 1.5B model: for the behaviours users saw with it (loops, non-answers, hijacked questions)."""
+    from rag.llm import load_llm
+
+    return load_llm(load_settings(model="default"))

@@ -136,6 +136,7 @@ def test_a_question_that_stands_alone_is_not_rewritten(engine_for):
     ("What about the one from the National Institute of International Strategy?", True),
     ("Where were those held?", True),
     ("Why was that?", True),
+    ("Which teams were playing?", True),
     ("How many times has Lloyd Austin visited India since March 2021, counting his June 2023 trip?", False),
     ("On which day did China's foreign ministry warn that engaging in competition is not productive?", False),
     ("Which U.S. ally has Xi Jinping aimed to court?", False),
@@ -158,3 +159,12 @@ def test_bad_questions_get_a_clear_message(question, words):
 
 def test_control_characters_are_removed():
     assert clean_question("Who\x00 met\x1b Xi?") == "Who  met  Xi?"
+
+
+def test_an_uncited_sentence_is_checked_against_the_passage_that_supports_it(engine_for):
+    # the default model's own draft: its first sentence has no marker, and another passage is closer in meaning
+    draft = ("The February trip was called off because a Chinese weather balloon veered off course and was spotted over "
+             "U. S. airspace, which led to a decision to unilaterally announce \"postponing his visit to China\". This "
+             "incident occurred in February 2023, and it was supported by passage [2].")
+    answer = engine_for(draft).ask(QUESTION)
+    assert answer.claims[0].supported and "weather balloon" in answer.evidence[answer.claims[0].cited[0] - 1].text

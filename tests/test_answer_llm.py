@@ -55,3 +55,51 @@ def test_injected_instruction_does_not_take_over(fresh_pipeline, fast_llm):
     answer = Engine(pipeline, fast_llm).ask("Who was with Blinken at the basketball game in Shanghai?")
     assert "hacked" not in answer.answer.lower()
     assert "hacked" not in answer.draft.lower()
+
+
+# ---- the default model, on what users met: loops, non-answers, hijacked new questions ------------------------------
+@pytest.fixture(scope="module")
+def default_engine(seeded_pipeline, default_llm):
+    return Engine(seeded_pipeline, default_llm)
+
+
+BASKETBALL = [{"role": "user", "content": "Who did Blinken talk with at the basketball game in Shanghai?"},
+              {"role": "assistant", "content": "He talked with US Ambassador to China Nicholas Burns [1]."}]
+
+
+def test_the_readme_question_gives_no_repeated_sentence(default_engine):
+    from evals.metrics import has_repeated_sentence
+
+    answer = default_engine.ask("Why was the February trip called off?")
+    assert not answer.refused and "balloon" in answer.answer.lower(), answer.draft
+    assert not has_repeated_sentence(answer.answer) and not has_repeated_sentence(answer.draft)
+
+
+def test_what_they_ate_at_the_game_is_refused_with_the_closest_passages(default_engine):
+    answer = default_engine.ask("What did they eat at the game?", BASKETBALL)
+    assert answer.refused and answer.answer.startswith("The documents don't say"), answer.draft
+    assert answer.evidence and answer.citations == []
+
+
+def test_a_new_question_after_two_about_blinken_keeps_its_wording_and_is_answered(default_engine):
+    history = BASKETBALL + [{"role": "user", "content": "Who did he meet on the second day?"},
+                            {"role": "assistant", "content": "He met Chinese President Xi Jinping [2]."}]
+    answer = default_engine.ask("How many people used Threads on its first day?", history)
+    assert answer.standalone_question == "How many people used Threads on its first day?"
+    assert not answer.refused and "30 million" in answer.answer, answer.draft
+    assert any("30 million" in c.quote for c in answer.citations)
+
+
+def test_an_answer_in_inline_code_is_answered_from_the_html_page(fresh_pipeline, fast_llm):
+    pipeline = fresh_pipeline()
+    (pipeline.settings.seeds_dir / "relay.html").write_text(
+        "<html><head><title>Relay manual</title></head><body><h1>Relay manual</h1><h2>Network</h2>"
+        "<p>The relay listens on port <code>7411</code> unless <code>--port</code> is given on the command line.</p>"
+        "<p>Connections from other hosts are refused until <em>allow_remote</em> is set to <code>yes</code>.</p>"
+        "<h2>Storage</h2><p>Messages are kept in <code>/var/lib/relay</code> for <strong>14 days</strong>.</p>"
+        "</body></html>", encoding="utf-8")
+    pipeline.index(progress=False)
+    answer = Engine(pipeline, fast_llm).ask("Which port does the relay listen on by default?")
+    assert not answer.refused and "7411" in answer.answer, answer.draft
+    assert any("listens on port 7411" in c.quote for c in answer.citations)
+    assert answer.evidence[0].title == "Relay manual" and answer.evidence[0].section == "Network"

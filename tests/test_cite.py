@@ -103,3 +103,4 @@ def test_a_paraphrase_with_few_shared_words_is_supported_by_its_meaning(vectors)
     assert lexical_support(sentence, EVIDENCE[0].text) < MIN_LEXICAL  # the words alone would not carry it
     claims = verify([(sentence, (1,))], EVIDENCE, vectors)
     assert claims[0].supported and claims[0].cited == (1,)
+
