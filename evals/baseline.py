@@ -1,8 +1,9 @@
 """The baseline: what a typical user builds from llama-index's starter recipe, with our model and embeddings.
 
-SimpleDirectoryReader(seeds) -> VectorStoreIndex on a throw-away Chroma collection (default splitter) ->
-CitationQueryEngine(similarity_top_k=3) -> the bundled GGUF through llama-index's LlamaCPP wrapper (ChatML prompts,
-greedy decoding like ours). Its answers are mapped to our record so that the same metrics score both.
+SimpleDirectoryReader(seeds) (plain text extraction for PDF, DOCX and HTML: plain_extraction) -> VectorStoreIndex on a
+throw-away Chroma collection (default splitter) -> CitationQueryEngine(similarity_top_k=3) -> the bundled GGUF
+through llama-index's LlamaCPP wrapper (ChatML prompts, greedy decoding like ours). Its answers are mapped to our
+record so that the same metrics score both.
 
 Example: StarterPipeline(settings, embedder).ask("Who did Blinken meet?", []) ->
   {"answer": "Blinken met Xi Jinping [Source 2].", "refused": false, "citations": [{"source": "003_...txt",
@@ -23,7 +24,7 @@ from rag.cite import MARKER
 from rag.config import Settings
 from rag.errors import RagError
 from rag.models import gguf_path
-from rag.readers import read_document
+from rag.readers import is_supported, read_document, reader_kind
 
 TOP_K = 3
 CHATML_SYSTEM = "You are a helpful assistant."
@@ -57,6 +58,37 @@ def cited_numbers(answer: str) -> list[int]:
     return list(dict.fromkeys(int(n) for match in MARKER.finditer(answer) for n in re.findall(r"\d+", match.group(1))))
 
 
+def plain_extraction(path: Path) -> str:
+    """The text a starter user gets from a PDF, DOCX or HTML file: pypdf's extract_text per page, python-docx's
+    paragraphs, lxml's text_content. llama-index's own file readers (llama-index-readers-file) need pypdf < 7 and do
+    not install beside our pins, and without them SimpleDirectoryReader reads these files' raw bytes as text."""
+    if path.suffix.lower() == ".pdf":
+        from pypdf import PdfReader
+
+        return "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
+    if path.suffix.lower() == ".docx":
+        import docx
+
+        return "\n".join(paragraph.text for paragraph in docx.Document(str(path)).paragraphs)
+    import lxml.html
+
+    return lxml.html.fromstring(path.read_bytes()).text_content()
+
+
+def starter_documents(folder: Path, directory_reader) -> list:
+    """The recipe's documents: SimpleDirectoryReader for text and Markdown, plain extraction for the other supported
+    types; files of other types (licences, sources lists) are left out, as our index leaves them out."""
+    from llama_index.core import Document
+
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and is_supported(p))
+    texts = [p for p in paths if reader_kind(p.name) == "txt"]
+    documents = directory_reader(input_files=[str(p) for p in texts]).load_data() if texts else []
+    for path in paths:
+        if reader_kind(path.name) != "txt":
+            documents.append(Document(text=plain_extraction(path), metadata={"file_path": str(path), "file_name": path.name}))
+    return documents
+
+
 class StarterPipeline:
     def __init__(self, settings: Settings, embedder):
         self.settings = settings
@@ -87,7 +119,7 @@ class StarterPipeline:
         from llama_index.core.query_engine import CitationQueryEngine
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        documents = SimpleDirectoryReader(str(self.settings.seeds_dir), recursive=True).load_data()
+        documents = starter_documents(Path(self.settings.seeds_dir), SimpleDirectoryReader)
         client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
         collection = client.create_collection(f"baseline-{uuid.uuid4().hex[:12]}")  # never the app's store
         storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))

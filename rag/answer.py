@@ -56,8 +56,11 @@ class Answer:
     draft: str = ""  # what the model wrote, kept when the engine withholds it
     rewrite: str = ""  # why the question was or was not rewritten (rag.followup.Standalone.reason)
     judge: Judgement | None = None
+    rewrite_s: float = 0.0  # making a follow-up standalone (0 when it stands alone)
     evidence_s: float | None = None  # when the passages were found (the evidence panel can show them)
     judge_s: float = 0.0
+    generated_tokens: int = 0
+    new_prompt_tokens: int | None = None  # prompt tokens not already in the model's KV cache, where the backend tells
 
     def record(self) -> dict:
         """The JSON record printed by `ask --json` and written by the evals."""
@@ -66,9 +69,10 @@ class Answer:
             "retrieved": list(dict.fromkeys(e.source for e in self.evidence)),
             "standalone_question": self.standalone_question, "rewrite": self.rewrite, "grounding": round(self.grounding, 3),
             "judge": self.judge.public() if self.judge else None, "prompt_tokens": self.prompt_tokens,
-            "evidence_s": None if self.evidence_s is None else round(self.evidence_s, 3),
+            "rewrite_s": round(self.rewrite_s, 3), "evidence_s": None if self.evidence_s is None else round(self.evidence_s, 3),
             "ttft_s": None if self.ttft_s is None else round(self.ttft_s, 3), "judge_s": round(self.judge_s, 3),
-            "total_s": round(self.total_s, 3),
+            "total_s": round(self.total_s, 3), "generated_tokens": self.generated_tokens,
+            "new_prompt_tokens": self.new_prompt_tokens,
         }
 
 
@@ -128,9 +132,10 @@ class Engine:
         began = time.perf_counter()
         question = clean_question(question)
         standalone = standalone_question(self.llm, question, history or [])
+        rewritten = time.perf_counter()
         evidence = self.pipeline.evidence(standalone.search, k=evidence_k)
         result = Answer(REFUSAL, True, [], 0.0, standalone.question, evidence, rewrite=standalone.reason)
-        result.evidence_s = time.perf_counter() - began
+        result.rewrite_s, result.evidence_s = rewritten - began, time.perf_counter() - began
         if not evidence or evidence[0].score < MIN_EVIDENCE_SCORE:
             yield Found(evidence, standalone.question)
             result.refusal_reason = "no relevant evidence"
@@ -154,6 +159,8 @@ class Engine:
                 pieces = ["".join(pieces)[:cut]]
                 break
         judged = time.perf_counter()
+        result.generated_tokens = len(info.logprobs) or len(pieces)
+        result.new_prompt_tokens = info.new_prompt_tokens
         self._judge(result, "".join(pieces).strip(), messages, info)
         result.judge_s = time.perf_counter() - judged
         result.total_s = time.perf_counter() - began

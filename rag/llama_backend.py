@@ -64,9 +64,9 @@ class LlamaCppBackend:
     def count_tokens(self, messages: list[dict]) -> int:
         return len(self.prompt_tokens(messages))
 
-    def _evaluate(self, tokens: list[int]) -> np.ndarray:
+    def _evaluate(self, tokens: list[int], info: Generation | None = None) -> np.ndarray:
         """Bring the context to exactly `tokens`, evaluating only what differs from what it holds; return the logits
-        that follow the last token."""
+        that follow the last token (and count the evaluated tokens in info)."""
         import llama_cpp
 
         held = self.llm.n_tokens
@@ -77,6 +77,8 @@ class LlamaCppBackend:
             shared += 1
         shared = min(shared, len(tokens) - 1)  # the last token is evaluated again to have its logits
         self.llm.n_tokens = shared
+        if info is not None:
+            info.new_prompt_tokens = len(tokens) - shared
         self.llm.eval(tokens[shared:])
         pointer = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
         return np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),)).copy()
@@ -90,7 +92,7 @@ class LlamaCppBackend:
                 max_tokens = max(0, self.context_window - len(tokens))
             info.prompt_tokens = len(tokens)
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            logits = self._evaluate(tokens)
+            logits = self._evaluate(tokens, info)
             for _ in range(max_tokens):
                 token = int(np.argmax(logits))
                 if token in self._stops:

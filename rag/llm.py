@@ -30,6 +30,7 @@ class Generation:
     logprobs: list[float] = field(default_factory=list)  # one per generated token, where the backend gives them
     finish: str = ""  # "stop" (the model ended), "length" (max_tokens), or "" (the caller stopped reading)
     prompt_tokens: int = 0
+    new_prompt_tokens: int | None = None  # of them, the ones evaluated (not already in the KV cache), where known
 
 
 class LLMBackend(Protocol):

@@ -37,7 +37,8 @@ def test_supported_answer_is_cited_with_verbatim_quotes(engine_for, seeded_pipel
         assert (seeds / c.source).read_text(encoding="utf-8")[c.start:c.end] == c.quote
     record = answer.record()
     assert set(record) == {"answer", "refused", "citations", "retrieved", "standalone_question", "rewrite", "grounding",
-                           "judge", "prompt_tokens", "evidence_s", "ttft_s", "judge_s", "total_s"}
+                           "judge", "prompt_tokens", "rewrite_s", "evidence_s", "ttft_s", "judge_s", "total_s", "generated_tokens",
+                           "new_prompt_tokens"}
     assert record["prompt_tokens"] > 0 and record["ttft_s"] is not None
 
 
