@@ -23,6 +23,7 @@ Prompt text is cut from seeds/ so the tokens are real prose.  A GGML_BACKEND_DL 
 
 from __future__ import annotations
 
+import _ctypes
 import argparse
 import ctypes
 import json
@@ -81,14 +82,16 @@ def _allowed(path: Path, flags: set[str]) -> bool:
 
 
 def _libggml() -> tuple[ctypes.CDLL, Path]:
-    import llama_cpp.llama_cpp as bindings  # loading libllama loads libggml, which holds the backend registry
+    import llama_cpp.llama_cpp as bindings
 
-    lib_dir = Path(bindings.__file__).parent / "lib"
-    ggml = ctypes.CDLL(str(lib_dir / "libggml.so"))  # same soname: the already-loaded copy
+    # Through libllama's own handle: dlsym then searches the libggml.so.0 that libllama loaded. Opening
+    # llama_cpp/lib/libggml.so by path would load a second copy (the wheel ships copies, not symlinks) with a
+    # second, empty backend registry that llama.cpp never sees.
+    ggml = ctypes.CDLL(bindings._lib._name)
     ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
     ggml.ggml_backend_load.argtypes = [ctypes.c_char_p]
     ggml.ggml_backend_load.restype = ctypes.c_void_p
-    return ggml, lib_dir
+    return ggml, Path(bindings.__file__).parent / "lib"
 
 
 def cpu_variant_scores() -> dict[Path, int]:
@@ -98,9 +101,10 @@ def cpu_variant_scores() -> dict[Path, int]:
     # the vendored CMake installs the variants to <prefix>/bin, i.e. site-packages/bin, not llama_cpp/lib
     for folder in (lib_dir, lib_dir.parents[1] / "bin"):
         for path in sorted(folder.glob("libggml-cpu-*.so")):
-            score = ctypes.CDLL(str(path)).ggml_backend_score
-            score.restype = ctypes.c_int
-            scores[path] = score()
+            variant = ctypes.CDLL(str(path))
+            variant.ggml_backend_score.restype = ctypes.c_int
+            scores[path] = variant.ggml_backend_score()
+            _ctypes.dlclose(variant._handle)  # as llama.cpp does: only the chosen variant stays loaded
     return scores
 
 
@@ -155,21 +159,23 @@ def measure(model: str) -> dict:
     tokens = _prose_tokens(llm, max(PROMPT_LENGTHS) + 200)
     llm.reset()
     llm.eval(tokens[400:432])  # warm-up, not counted: first touch of the mapped weights and compute buffers
-    prompt = {}
+    # CPU seconds per token beside the wall-clock rates: on a CPU shared with other jobs they move far less
+    prompt, prompt_cpu = {}, {}
     for n in PROMPT_LENGTHS:
         llm.reset()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         llm.eval(tokens[:n])
-        prompt[n] = n / (time.perf_counter() - t0)
+        prompt[n], prompt_cpu[n] = n / (time.perf_counter() - t0), (time.process_time() - c0) / n
     llm.reset()
-    first = None
+    first = c_first = None
     for i, _token in enumerate(llm.generate(tokens[:PROMPT_LENGTHS[0]], temp=0.0, top_k=1)):
         if i == 0:
-            first = time.perf_counter()
+            first, c_first = time.perf_counter(), time.process_time()
         if i == GEN_TOKENS:
             break
-    gen = GEN_TOKENS / (time.perf_counter() - first)
+    gen, gen_cpu = GEN_TOKENS / (time.perf_counter() - first), (time.process_time() - c_first) / GEN_TOKENS
     return {"model": Path(model).name, "load_s": load_s, "prompt_tok_s": prompt, "gen_tok_s": gen,
+            "prompt_cpu_ms_per_tok": {n: 1000 * s for n, s in prompt_cpu.items()}, "gen_cpu_ms_per_tok": 1000 * gen_cpu,
             "cpu_backend": variant, "cpu_library": _loaded_cpu_library()}
 
 
@@ -191,8 +197,9 @@ def compare(venvs: list[str], rounds: int, models: list[str], out: str | None) -
     if out:
         Path(out).write_text(json.dumps(rows, indent=1))
     print("| build | model | " + " | ".join(f"prompt {n} tok/s" for n in PROMPT_LENGTHS)
-          + f" | gen {GEN_TOKENS} tok/s | CPU backend | n | load 1-min |")
-    print("|---|---|" + "---:|" * (len(PROMPT_LENGTHS) + 1) + "---|---:|---|")
+          + f" | gen {GEN_TOKENS} tok/s | " + " | ".join(f"prompt {n} CPU ms/tok" for n in PROMPT_LENGTHS)
+          + " | gen CPU ms/tok | CPU backend | n | load 1-min |")
+    print("|---|---|" + "---:|" * (2 * len(PROMPT_LENGTHS) + 2) + "---|---:|---|")
     for model in models:
         for venv in venvs:
             mine = [row for row in rows if row["build"] == Path(venv).name and row["model"] == model]
@@ -200,6 +207,8 @@ def compare(venvs: list[str], rounds: int, models: list[str], out: str | None) -
                 continue
             cells = [f"{statistics.median(row['prompt_tok_s'][str(n)] for row in mine):.0f}" for n in PROMPT_LENGTHS]
             cells.append(f"{statistics.median(row['gen_tok_s'] for row in mine):.1f}")
+            cells += [f"{statistics.median(row['prompt_cpu_ms_per_tok'][str(n)] for row in mine):.1f}" for n in PROMPT_LENGTHS]
+            cells.append(f"{statistics.median(row['gen_cpu_ms_per_tok'] for row in mine):.1f}")
             loads = [row["load_before"] for row in mine] + [row["load_after"] for row in mine]
             print(f"| {Path(venv).name} | {model} | " + " | ".join(cells)
                   + f" | {mine[0]['cpu_backend']} | {len(mine)} | {min(loads):.1f}-{max(loads):.1f} |")
@@ -219,24 +228,22 @@ PASSAGES = [
     " to its timber piles. The council said the repairs would take eighteen months and cost 40 million dollars."
     " During the works, buses ran every ten minutes between the city and the beaches.",
 ]
-QUESTION = "Why was the ferry service to the northern beaches cut back? Quote the sentence that says so and cite it."
-SYSTEM = "Answer from the numbered passages only. Quote the passage sentence that answers, and cite it as [n]."
+QUESTION = "Why was the ferry service to the northern beaches cut back, and what did the council say about the repairs?"
+SYSTEM = "Answer from the numbered passages only: copy the sentences that answer word for word, then cite them as [n]."
+# The reply is started for the model so that it quotes rather than paraphrases: the case prompt lookup is for.
+ANSWER_START = 'Passage [4] says: "'
 
 
-def _lookup_messages() -> list[dict]:
+def _lookup_prompt() -> str:
     passages = "\n\n".join(f"[{i}] {text}" for i, text in enumerate(PASSAGES, 1))
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"{passages}\n\nQuestion: {QUESTION}"}]
-
-
-def _chatml_tokens(llm, messages: list[dict]) -> int:
-    text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages) + "<|im_start|>assistant\n"
-    return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+    return (f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n{passages}\n\nQuestion: {QUESTION}<|im_end|>\n"
+            f"<|im_start|>assistant\n{ANSWER_START}")
 
 
 def lookup(model: str, preds: list[int], rounds: int) -> None:
     from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
-    messages = _lookup_messages()
+    prompt = _lookup_prompt()
     runs: dict[int, list[dict]] = {n: [] for n in preds}
     for _ in range(rounds):
         for n in preds:  # interleaved, a fresh Llama each time: the draft model is fixed at construction
@@ -246,15 +253,16 @@ def lookup(model: str, preds: list[int], rounds: int) -> None:
             llm.reset()
             t0 = time.perf_counter()
             first, text = None, ""
-            for chunk in llm.create_chat_completion(messages=messages, stream=True, temperature=0.0, top_k=1,
-                                                    max_tokens=160, seed=0):
-                delta = chunk["choices"][0]["delta"].get("content")
+            for chunk in llm.create_completion(prompt, stream=True, temperature=0.0, top_k=1, max_tokens=80, seed=0,
+                                               stop=["<|im_end|>"]):
+                delta = chunk["choices"][0]["text"]
                 if delta:
                     first = first or time.perf_counter()
                     text += delta
             total = time.perf_counter() - t0
             answer_tokens = len(llm.tokenize(text.encode("utf-8"), add_bos=False))
-            runs[n].append({"prompt_tokens": _chatml_tokens(llm, messages), "answer_tokens": answer_tokens,
+            prompt_tokens = len(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+            runs[n].append({"prompt_tokens": prompt_tokens, "answer_tokens": answer_tokens,
                             "ttft_s": first - t0, "total_s": total,
                             "gen_tok_s": (answer_tokens - 1) / (total - (first - t0)), "text": text})
             print(json.dumps({"num_pred_tokens": n, **runs[n][-1]}), file=sys.stderr, flush=True)
