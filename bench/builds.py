@@ -1,8 +1,9 @@
 """Compare llama-cpp-python builds, one virtualenv each, on prompt-processing and generation speed, in one sitting.
 
 Example: python bench/builds.py compare /tmp/b-portable /tmp/b-dl --rounds 3
-         -> | build | model | prompt 130 tok/s | prompt 250 tok/s | prompt 360 tok/s | gen 64 tok/s | CPU backend |
-            | portable | fast | 151 | 148 | 146 | 45 | linked in |  ...  (medians over the rounds)
+         -> one markdown row per build and model, medians over the rounds: prompt tok/s at 130/250/360 tokens,
+            generation tok/s, the same as CPU ms per token, and the CPU backend ("linked in", or the DL variant
+            picked, e.g. "haswell"), with the 1-minute load average seen around the runs.
 
 Usage:
   python bench/builds.py compare VENV... [--rounds 3] [--models default,fast] [--json OUT]
