@@ -90,13 +90,6 @@ def clean_question(question: str) -> str:
     return cleaned
 
 
-def reading_order(evidence: list[Evidence]) -> list[Evidence]:
-    """Passages grouped by document (documents in the order of their best passage), in document order inside a
-    group: a header is then written once per run, and neighbouring passages read as the document does."""
-    first = {e.source: i for i, e in reversed(list(enumerate(evidence)))}
-    return sorted(evidence, key=lambda e: (first[e.source], e.start))
-
-
 class Engine:
     def __init__(self, pipeline, llm, weights: dict | None = None, probes: tuple[str, ...] | None = None):
         self.pipeline = pipeline
@@ -117,7 +110,7 @@ class Engine:
         kept: list[Evidence] = []
         best = (answer_messages(question, [], small_model=self.llm.small_model), [], bare)
         for item in evidence:
-            trial = reading_order(kept + [item])
+            trial = kept + [item]  # best first: a small model leans on the first passages
             messages = answer_messages(question, [Passage(e.header(), e.text) for e in trial], self.llm.small_model)
             tokens = self.llm.count_tokens(messages)
             if tokens > window or (kept and tokens - bare > self.settings.evidence_tokens):

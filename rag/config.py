@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(16, ge=0)
     top_k: int = Field(6, ge=1, le=100)  # chunks kept after fusion
     evidence_k: int = Field(5, ge=1, le=50)  # at most this many passages handed to the answer step
-    evidence_tokens: int = Field(160, ge=16, le=8192)  # and at most this many prompt tokens of them (headers included)
+    evidence_tokens: int = Field(240, ge=16, le=8192)  # and at most this many prompt tokens of them (headers included)
     evidence_window: str = Field("next", pattern="^(unit|next|around)$")  # a unit alone, with the next, or both sides
 
     # chat UI

@@ -107,4 +107,8 @@ def standalone_question(llm, question: str, history: list[dict]) -> Standalone:
         return Standalone(question, joined, False, f"rewrite failed: runaway (needed for {needs})")
     if not content_words(line) - content_words(question):
         return Standalone(question, joined, False, f"rewrite failed: it added nothing (needed for {needs})")
+    own = content_words(question)
+    if line.count("?") > 1 or len(own & content_words(line)) * 2 < len(own):
+        # two questions glued together, or the earlier question asked again in place of this one
+        return Standalone(question, joined, False, f"rewrite failed: it is not this question (needed for {needs})")
     return Standalone(line, line, True, f"rewritten: {needs}")

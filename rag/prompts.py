@@ -35,9 +35,19 @@ PASSAGE = "[{number}] {text}"
 SUFFICIENCY_PROBE = "\n\nDo the passages above answer this question? Reply yes or no."
 ANSWER_PROBE = "Does your answer answer the question with facts from the passages? Reply yes or no."
 
+# Worked examples on made-up topics (none from the eval sets): without them the 1.5B model returned elliptical
+# follow-ups ("And in 2024?", "... two days later?") unchanged.
 REWRITE_SYSTEM = (
     "Rewrite the user's last question so that it can be understood without the conversation: replace pronouns and "
-    "vague references with the names and events they refer to. Reply with the rewritten question only."
+    "vague references with the names and events they refer to, and write out in full what a short follow-up asks. "
+    "Keep the words of the question; add only what is missing. Reply with the rewritten question only.\n"
+    "Examples:\n"
+    "User: When did the orchestra tour Japan in 2019? | Last question: And in 2021? -> "
+    "When did the orchestra tour Japan in 2021?\n"
+    "User: Who chaired the first panel of the summit? | Last question: And the second? -> "
+    "Who chaired the second panel of the summit?\n"
+    "User: When did the rowing team arrive in Lyon? Assistant: On 3 May. | Last question: What did they do two days "
+    "later? -> What did the rowing team do two days after arriving in Lyon on 3 May?"
 )
 REWRITE_USER = "Conversation:\n{history}\n\nLast question: {question}\n\nRewritten question:"
 HISTORY_TURN = "{role}: {content}"

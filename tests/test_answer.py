@@ -169,3 +169,16 @@ def test_an_uncited_sentence_is_checked_against_the_passage_that_supports_it(eng
              "incident occurred in February 2023, and it was supported by passage [2].")
     answer = engine_for(draft).ask(QUESTION)
     assert answer.claims[0].supported and "weather balloon" in answer.evidence[answer.claims[0].cited[0] - 1].text
+
+
+@pytest.mark.parametrize("rewrite", [
+    "Who held talks with Jake Sullivan in Vienna in May 2023?",  # the earlier question asked again
+    "Where did Wang Yi and Jake Sullivan hold talks? How long did those talks last?",  # two questions glued
+])
+def test_a_rewrite_that_is_not_this_question_is_not_used(engine_for, rewrite):
+    engine = engine_for(rewrite, "Eight hours [1].")
+    history = [{"role": "user", "content": "Who held talks with Jake Sullivan in Vienna in May 2023?"},
+               {"role": "assistant", "content": "Wang Yi [1]."}]
+    answer = engine.ask("How long did those talks last?", history)
+    assert answer.standalone_question == "How long did those talks last?"
+    assert answer.rewrite.startswith("rewrite failed: it is not this question")
