@@ -142,9 +142,9 @@ def check_generator(cache_dir: Path) -> float:
     """Run the bundled fast model over a few tokens and return the seconds it took.
 
     `start.sh` calls this (via `python -m rag models --check-generator`) in a child process after installing: a
-    llama.cpp build that uses instructions the machine refuses (seen here: a native build with AMX on a VM that
-    does not enable it) does not fail cleanly, it kills the process with SIGSEGV or SIGILL on the first
-    evaluation, so only running it tells.
+    llama.cpp build that cannot run here (a wheel cached for another CPU; seen here: AMX kernels on Q4_K_M models)
+    does not fail cleanly, it kills the process with SIGSEGV or SIGILL on the first evaluation, so only running it
+    tells.
     """
     import time
 
