@@ -26,7 +26,9 @@ from rag.ui.warm import WarmEngines
 ASSETS = Path(__file__).resolve().parent / "rag" / "ui"
 EXAMPLES = ["Why was the February trip called off?", "Who did Blinken meet in Beijing?",
             "In which city did Wang Yi and Jake Sullivan hold talks in May 2023?"]
-ENGINE_SLOT = "engine"  # answers, uploads and removals share one queue slot: one at a time
+# Gradio runs this many chat events at once: they wait for an answer slot (settings.answer_slots, rag/ui/slots.py)
+# inside the chat, where each shows its place and an estimate; more wait in Gradio's own queue.
+QUESTIONS_IN_CHAT = 32
 
 
 def build_demo(engine: Engine | WarmEngines, settings: Settings):
@@ -151,13 +153,14 @@ def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Setting
 
     chat_outputs = [ui.chatbot, ui.evidence, ui.question, ui.conversation, ui.record]
     gr.on([ui.question.submit, ui.send.click], chat, [ui.question, ui.conversation, ui.model, ui.evidence_k],
-          chat_outputs, api_name="chat", concurrency_id=ENGINE_SLOT, concurrency_limit=1)
+          chat_outputs, api_name="chat", concurrency_id="chat", concurrency_limit=QUESTIONS_IN_CHAT)
     ui.new_chat.click(new_chat, None, chat_outputs, api_name="new_chat", queue=False)
     ui.chatbot.clear(new_chat, None, chat_outputs, api_visibility="private", queue=False)
     ui.chatbot.like(rate, ui.conversation, None, api_visibility="private", queue=False)
     doc_outputs = [ui.documents, ui.remove_choice, ui.index_log]
-    ui.files.upload(upload, ui.files, [*doc_outputs, ui.files], api_name="upload", concurrency_id=ENGINE_SLOT)
-    ui.remove.click(remove, ui.remove_choice, doc_outputs, api_name="remove", concurrency_id=ENGINE_SLOT)
+    # uploads and removals take turns; their indexing waits for the answers running (engines.busy)
+    ui.files.upload(upload, ui.files, [*doc_outputs, ui.files], api_name="upload", concurrency_id="index")
+    ui.remove.click(remove, ui.remove_choice, doc_outputs, api_name="remove", concurrency_id="index")
     status_outputs = [ui.status, ui.timer, ui.documents, ui.remove_choice]
     quiet = dict(api_visibility="private", queue=False, show_progress="hidden")
     ui.timer.tick(status, ui.model, status_outputs, **quiet)

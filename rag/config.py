@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     port: int = Field(7860, ge=1, le=65535)
     auth: str | None = None  # "user:password"
     upload_max_mb: int = Field(20, ge=1, le=1024)
+    # answers the window makes at once; more only helps with a model server that batches (README "Many users")
+    answer_slots: int = Field(1, ge=1, le=16)
 
     @field_validator("model")
     @classmethod

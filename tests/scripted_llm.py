@@ -3,6 +3,8 @@ faults, bad input, the window's wiring). Claims about answer quality are made wi
 
 from __future__ import annotations
 
+import threading
+
 
 def passage_number(messages: list[dict], phrase: str) -> int:
     """The number the prompt gives the passage containing phrase ("[3] ... weather balloon ..." -> 3)."""
@@ -37,3 +39,22 @@ class ScriptedLLM:
         words = reply.split(" ")[:max_tokens]
         for i, word in enumerate(words):
             yield word if i == 0 else " " + word
+
+
+class GatedLLM(ScriptedLLM):
+    """A ScriptedLLM that holds each answer at its first token until the test opens the gate: the answer holding the
+    window's slot stays there as long as the test needs, without sleeping for a guessed time. `entered` is set once
+    an answer has reached the model."""
+
+    def __init__(self, reply: str, timeout: float = 120.0):
+        super().__init__()
+        self.reply, self.timeout = reply, timeout
+        self.gate, self.entered = threading.Event(), threading.Event()
+        self.gate.set()
+
+    def stream(self, messages, max_tokens, info=None):
+        self.replies = [self.reply]
+        self.entered.set()
+        if not self.gate.wait(self.timeout):
+            raise AssertionError(f"the gate stayed shut for {self.timeout} s")
+        yield from super().stream(messages, max_tokens, info)

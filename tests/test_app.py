@@ -1,18 +1,22 @@
-"""The chat window: its safety checks and rendering, then the running app driven through gradio_client with the real
-index and the bundled fast model (marked llm)."""
+"""The chat window: its safety checks, rendering and answer slots, then the running app driven through gradio_client
+with the real index and the bundled fast model (marked llm), and with a gated scripted model for the queue."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from html import escape, unescape
 from pathlib import Path
 
 import pytest
 from app_server import serve_app
+from scripted_llm import GatedLLM
 
 from rag.errors import BadInputError
 from rag.ui.feedback import append_feedback
 from rag.ui.render import highlight, passage_html
+from rag.ui.slots import AnswerSlots, waiting_text
 from rag.ui.uploads import remove_document, safe_upload_name, save_upload
 
 
@@ -68,6 +72,53 @@ def test_feedback_is_appended_as_json_lines(tmp_path):
     lines = [json.loads(line) for line in (tmp_path / "feedback.jsonl").read_text().splitlines()]
     assert [(r["question"], r["rating"]) for r in lines] == [("Q1?", "down"), ("Q2?", "up")]
     assert set(lines[0]) == {"time", "question", "answer", "refused", "grounding", "citations", "rating"}
+
+
+def test_questions_take_the_slot_in_arrival_order_and_know_their_place():
+    now = [100.0]
+    slots = AnswerSlots(1, clock=lambda: now[0])
+    first, second, third = slots.join(), slots.join(), slots.join()
+    assert slots.place(third).start_in_s is None and "being timed" in waiting_text(slots.place(third))
+    slots.finished(30.0)
+    assert not slots.wait(second, 0) and slots.wait(first, 0)  # the one who came first starts, whoever asks first
+    now[0] += 12.0
+    place = slots.place(third)
+    assert (place.ahead, place.start_in_s) == (2, 48.0)  # the running answer's 18 s left, then the second's 30
+    assert waiting_text(place) == "Waiting: 2 questions ahead of yours; yours should start in about 50 s."
+    slots.leave(first, answered_s=10.0)  # the median of 30 and 10: 20
+    assert slots.wait(second, 0) and slots.place(third).public() == {"ahead": 1, "start_in_s": 20.0, "indexing": False}
+    now[0] += 25.0  # the second answer overran the estimate: the third should start any moment
+    assert slots.place(third).start_in_s == 0.0 and waiting_text(slots.place(third)).endswith("in about 5 s.")
+
+
+def test_a_question_that_leaves_the_line_lets_the_next_one_start():
+    slots = AnswerSlots(1)
+    first, second, third = slots.join(), slots.join(), slots.join()
+    assert slots.wait(first, 0)
+    slots.leave(second)  # its page went away while it waited
+    assert slots.place(third).ahead == 1
+    slots.leave(first)
+    assert slots.wait(third, 0)
+
+
+def test_two_slots_answer_two_at_once_and_indexing_takes_them_all():
+    slots = AnswerSlots(2)
+    tickets = [slots.join() for _ in range(4)]
+    assert slots.wait(tickets[0], 0) and slots.wait(tickets[1], 0) and not slots.wait(tickets[2], 0)
+    indexed = threading.Event()
+
+    def index():
+        with slots.exclusive():
+            indexed.set()
+
+    indexer = threading.Thread(target=index)
+    indexer.start()
+    slots.leave(tickets[0])
+    assert not slots.wait(tickets[2], 0.2) and not indexed.is_set()  # the index run waits for answer 1, holds back 2
+    assert slots.place(tickets[2]).indexing and "documents are being indexed" in waiting_text(slots.place(tickets[2]))
+    slots.leave(tickets[1])
+    indexer.join(10)
+    assert indexed.is_set() and slots.wait(tickets[2], 0) and slots.wait(tickets[3], 0)
 
 
 # ---- the running app, through gradio_client -------------------------------------------------------------------------
@@ -141,3 +192,33 @@ def test_upload_then_ask_about_it_then_remove(app, tmp_path):
     assert "1 removed" in log and "zebra_notes.txt" not in table
     assert "zebra_notes.txt" not in pipeline.store.manifest()
     assert not (Path(pipeline.settings.seeds_dir) / "zebra_notes.txt").exists()
+
+
+@pytest.mark.slow
+def test_a_second_question_waits_behind_the_first_with_its_place_and_an_estimate(tmp_path, embedder):
+    """Two sessions at once through gradio_client: the second question's streamed record and message say it waits
+    behind one other question, with an estimate from the answer timed before; then both are answered."""
+    from gradio_client import Client
+
+    llm = GatedLLM("It was called off after a Chinese weather balloon was spotted [1].")
+    with serve_app(tmp_path, llm, embedder) as (url, _):
+        first, second = Client(url, verbose=False), Client(url, verbose=False)
+        first.predict("Who did Blinken meet in Beijing?", api_name="/chat")  # one answer timed: the estimate's base
+        llm.gate.clear()
+        llm.entered.clear()
+        held = first.submit("Why was the February trip called off?", api_name="/chat")
+        assert llm.entered.wait(60), "the first question never reached the model"
+        waiting = second.submit("In which city did Wang Yi and Jake Sullivan hold talks in May 2023?", api_name="/chat")
+        deadline = time.monotonic() + 60
+        while not any("waiting" in update[-1] for update in waiting.outputs()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        llm.gate.set()
+        shown_waiting = next((update for update in waiting.outputs() if "waiting" in update[-1]), None)
+        assert shown_waiting, f"the second question never said it was waiting: {waiting.outputs()[-1:]}"
+        messages, _, _, record = shown_waiting
+        assert record["waiting"]["ahead"] == 1 and record["waiting"]["start_in_s"] >= 0 and not record["waiting"]["indexing"]
+        shown = unescape(messages[-1]["content"][0]["text"])
+        assert "Waiting: 1 question ahead of yours; yours should start in about " in shown
+        assert held.result(timeout=60)[-1]["standalone_question"] == "Why was the February trip called off?"
+        final = waiting.result(timeout=60)[-1]
+        assert "waiting" not in final and final["standalone_question"].startswith("In which city did Wang Yi")

@@ -3,7 +3,9 @@
 Example: engines = WarmEngines(pipeline); engines.start("default", index_first=True)   # returns at once
          engines.status("default") -> "Loading model default… 3 s"; later "Ready: model default"
          engine = engines.get("default")   # waits for the load, then the same Engine every time
-`busy` serialises whatever touches the index or the model (an answer, an upload's indexing, the start-up index).
+Answers take `slots` (settings.answer_slots at once, in arrival order); `busy` is every slot, for whatever changes
+the index (an upload's indexing, the start-up index); an in-process model answers one question at a time whatever
+the slots (`generating`).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from rag.answer import Engine
 from rag.errors import RagError
-from rag.llm import LLMBackend, load_llm
+from rag.llm import LLMBackend, OpenAIServerBackend, load_llm
 from rag.pipeline import Pipeline
+from rag.ui.slots import AnswerSlots
 
 
 class WarmEngines:
@@ -24,7 +28,8 @@ class WarmEngines:
         self.pipeline = pipeline
         self.settings = pipeline.settings
         self.loader = loader or (lambda model: load_llm(self.settings.model_copy(update={"model": model})))
-        self.busy = threading.Lock()
+        self.slots = AnswerSlots(self.settings.answer_slots)
+        self._in_process = threading.Lock()
         self.note = ""  # problems the start-up index found (skipped files, its error)
         self._engines: dict[str, Engine] = dict(loaded or {})
         self._errors: dict[str, str] = {}
@@ -45,6 +50,15 @@ class WarmEngines:
             self._started[model] = time.monotonic()
             self._errors.pop(model, None)
         threading.Thread(target=self._load, args=(model, index_first), name=f"load-{model}", daemon=True).start()
+
+    @property
+    def busy(self) -> AbstractContextManager:
+        """Every answer slot: for indexing, which waits for the answers running and holds back the next ones."""
+        return self.slots.exclusive()
+
+    def generating(self, engine: Engine) -> AbstractContextManager:
+        """A server takes concurrent requests; one llama.cpp context in this process cannot serve two threads."""
+        return nullcontext() if isinstance(engine.llm, OpenAIServerBackend) else self._in_process
 
     def _load(self, model: str, index_first: bool) -> None:
         try:
