@@ -1,12 +1,16 @@
 """Load: concurrent chat sessions through gradio_client against the running chat window, on loopback only.
 
 Usage: python bench/load.py [--sessions 20] [--questions 5] [--time-limit 1800] [--url http://127.0.0.1:7860/]
-Without --url it starts `python app.py` on the fast model, bound to 127.0.0.1 on a free port, over a temp index of
-seeds/, and stops it afterwards; with --url it uses that app (a non-loopback URL is refused). Each session is its own
-Client (its own conversation) in its own thread and asks its own answerable questions from evals/qa.jsonl, one after
-the other, as a user would; they queue for the window's single answer slot. Counts errors (an exception, an error
-record, a timeout, or an answer that is not for the session's own question), and reports p50/p95 latency per
-question and throughput. Writes bench/out/load.json and prints a table.
+                            [--model fast|default | --model-url http://127.0.0.1:8080/v1] [--answer-slots 1]
+                            [--out bench/out/load.json]
+Without --url it starts `python app.py` on the bundled --model (fast by default) or, with --model-url, on that
+OpenAI-compatible server (which you start beforehand on this machine), bound to 127.0.0.1 on a free port, over a
+temp index of seeds/, with RAG_ANSWER_SLOTS=--answer-slots, and stops it afterwards; with --url it uses that app
+(a non-loopback URL is refused). Each session is its own Client (its own conversation) in its own thread and asks
+its own answerable questions from evals/qa.jsonl, one after the other, as a user would; they wait for the window's
+answer slots. Counts errors (an exception, an error record, a timeout, or an answer that is not for the session's
+own question), and reports p50/p95 latency per question, throughput, and the load average before and after.
+Writes the JSON to --out and prints a table.
 """
 
 from __future__ import annotations
@@ -102,15 +106,23 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
+def loopback(url: str) -> str:
+    if urlparse(url).hostname not in LOOPBACK:
+        raise SystemExit(f"refusing {url}: this load test only talks to the local machine ({', '.join(sorted(LOOPBACK))})")
+    return url
+
+
 @contextmanager
-def started_app(timeout: float = 600):
-    """`python app.py` on the fast model at a free 127.0.0.1 port over a temp index of seeds/; yields its URL."""
+def started_app(model: str = "fast", answer_slots: int = 1, timeout: float = 600):
+    """`python app.py` on `model` (fast, or a server URL) at a free 127.0.0.1 port over a temp index of seeds/;
+    yields its URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     work = Path(tempfile.mkdtemp(prefix="load_"))
-    env = {**os.environ, "RAG_MODEL": "fast", "RAG_HOST": "127.0.0.1", "RAG_PORT": str(port), "RAG_SEEDS_DIR": str(ROOT / "seeds"),
-           "RAG_INDEX_DIR": str(work / "index"), "RAG_DATA_DIR": str(work / "data"), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "RAG_MODEL": model, "RAG_ANSWER_SLOTS": str(answer_slots), "RAG_HOST": "127.0.0.1",
+           "RAG_PORT": str(port), "RAG_SEEDS_DIR": str(ROOT / "seeds"), "RAG_INDEX_DIR": str(work / "index"),
+           "RAG_DATA_DIR": str(work / "data"), "GRADIO_ANALYTICS_ENABLED": "False"}
     log = (work / "app.log").open("w")
     app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
@@ -134,10 +146,7 @@ def started_app(timeout: float = 600):
 
 @contextmanager
 def given_app(url: str):
-    host = urlparse(url).hostname
-    if host not in LOOPBACK:
-        raise SystemExit(f"refusing {url}: this load test only talks to the local machine ({', '.join(sorted(LOOPBACK))})")
-    yield url if url.endswith("/") else url + "/"
+    yield loopback(url) if url.endswith("/") else loopback(url) + "/"
 
 
 def main() -> None:
@@ -146,10 +155,16 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=5, help="questions per session")
     parser.add_argument("--time-limit", type=float, default=1800, help="seconds for the whole run, warm-up excluded")
     parser.add_argument("--url", help="a running chat window on this machine (default: start one on the fast model)")
+    parser.add_argument("--model", choices=["fast", "default"], default="fast", help="the bundled model of the window started")
+    parser.add_argument("--model-url", help="start the window on this OpenAI-compatible server (on this machine)")
+    parser.add_argument("--answer-slots", type=int, default=1, help="RAG_ANSWER_SLOTS of the window started")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "load.json")
     args = parser.parse_args()
     if not (1 <= args.sessions <= 64 and 1 <= args.questions <= 20):
         raise SystemExit("--sessions must be 1..64 (the window queues at most 64) and --questions 1..20")
-    with given_app(args.url) if args.url else started_app() as url:
+    load_before = os.getloadavg()
+    model = loopback(args.model_url) if args.model_url else args.model
+    with given_app(args.url) if args.url else started_app(model, args.answer_slots) as url:
         from gradio_client import Client
 
         warm = time.monotonic()
@@ -164,28 +179,29 @@ def main() -> None:
         for thread in threads:
             thread.join()
         wall = time.monotonic() - began
-    report(args, sessions, wall, warm_s)
+    report(args, sessions, wall, warm_s, load_before)
 
 
-def report(args, sessions: list[Session], wall: float, warm_s: float) -> None:
+def report(args, sessions: list[Session], wall: float, warm_s: float, load_before: tuple[float, ...]) -> None:
     latencies = [x for s in sessions for x in s.latencies]
     errors = [f"session {s.number}: {e}" for s in sessions for e in s.errors]
     result = {
+        "model": "given app" if args.url else args.model_url or args.model, "answer_slots": args.answer_slots,
         "sessions": args.sessions, "questions_per_session": args.questions, "asked": args.sessions * args.questions,
         "answered": len(latencies), "refused": sum(s.refused for s in sessions), "errors": len(errors),
         "error_list": errors[:50], "latency_p50_s": round(statistics.median(latencies), 2) if latencies else None,
         "latency_p95_s": round(percentile(latencies, 0.95), 2), "latency_max_s": round(max(latencies, default=0), 2),
         "wall_s": round(wall, 1), "answers_per_min": round(len(latencies) / wall * 60, 2),
         "seconds_per_answer": round(wall / max(len(latencies), 1), 2), "warm_up_s": round(warm_s, 1),
+        "load_average_before": [round(x, 2) for x in load_before],
         "load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
         "sessions_detail": [{k: v for k, v in asdict(s).items() if k != "questions"} for s in sessions],
     }
-    out = ROOT / "bench" / "out"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "load.json").write_text(json.dumps(result, indent=2))
-    for key in ("sessions", "questions_per_session", "asked", "answered", "refused", "errors", "latency_p50_s",
-                "latency_p95_s", "latency_max_s", "wall_s", "answers_per_min", "seconds_per_answer", "warm_up_s",
-                "load_average"):
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    for key in ("model", "answer_slots", "sessions", "questions_per_session", "asked", "answered", "refused", "errors",
+                "latency_p50_s", "latency_p95_s", "latency_max_s", "wall_s", "answers_per_min", "seconds_per_answer", "warm_up_s",
+                "load_average_before", "load_average"):
         print(f"{key:>22}  {result[key]}")
     for line in errors[:10]:
         print("  " + re.sub(r"\s+", " ", line))
