@@ -17,7 +17,7 @@ from rag.errors import ConfigError
 BUNDLED_MODELS = ("default", "fast")
 # How documents are read, outlined and cut into units (rag/readers.py, rag/outline.py). Part of every file's index
 # key: a new value re-reads every file on the next `index`, whose bytes have not changed but whose reading has.
-READING = "blocks-2"
+READING = "blocks-3"
 
 
 def _default_cache_dir() -> Path:
@@ -85,7 +85,7 @@ class Settings(BaseSettings):
 
     @property
     def chunking(self) -> str:
-        """How chunks are cut, as one key ("128/16/blocks-2"); chunks cut with another key are re-made."""
+        """How chunks are cut, as one key ("128/16/blocks-3"); chunks cut with another key are re-made."""
         return f"{self.chunk_size}/{self.chunk_overlap}/{READING}"
 
     @property

@@ -11,6 +11,7 @@ best first; text == document_text[start:end] exactly; parts are the units inside
 from __future__ import annotations
 
 import math
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ MIN_SENTENCE_CHARS = 12  # shorter "sentences" are bylines, bullets and stray ca
 WINDOWS = ("unit", "next", "around")  # a unit alone, with the unit after it, or with one on each side
 NEAR_DUPLICATE = 0.8  # share of content words in common above which a second passage says nothing new
 HEADER_CHARS = 60
+_WORD = re.compile(r"[^\W_]+")
+_NUMBERING = frozenset(str(n) for n in range(100))  # "4.4.1" in a heading is its place, not what it says
 
 Documents = Callable[[str], "tuple[str, Outline] | None"]  # file_hash -> (text as read, outline), None if unknown
 
@@ -45,9 +48,15 @@ class Evidence:
 
     def header(self) -> str:
         """Where the passage comes from, as the model and the evidence panel show it: "Guide > Ports, 2024-04-25"
-        (the title and the nearest heading, each cut to HEADER_CHARS: every character is a prompt token's share)."""
-        nearest = self.section.rsplit(" > ", 1)[-1]
-        place = " > ".join(_cut(p, HEADER_CHARS) for p in dict.fromkeys((self.title, nearest)) if p)
+        (the title and the nearest two headings, each cut to HEADER_CHARS: every character is a prompt token's
+        share). A heading whose words the title or the other heading already says is left out ("4.4.1 Main
+        configuration variables" under the title "Main configuration variables (tinc Manual)")."""
+        parts = [p for p in (self.title, *self.section.split(" > ")[-2:]) if p]
+        words = [set(_WORD.findall(p.casefold())) - _NUMBERING for p in parts]
+        kept = [p for i, p in enumerate(parts)
+                if not (i and any(j != i and words[i] <= words[j] and (words[i] != words[j] or j < i)
+                                  for j in range(len(parts))))]
+        place = " > ".join(_cut(p, HEADER_CHARS) for p in kept)
         return ", ".join(p for p in (place, self.date) if p)
 
     def public(self) -> dict:
@@ -82,8 +91,8 @@ def _from_outline(chunk, meta: dict, document: str, shape: Outline, score: float
     base, stop = int(meta["start"]), int(meta["end"])
     found = []
     for i, unit in enumerate(shape.units):
-        if unit.end <= base or unit.start >= stop or shape.kinds[unit.block] == "heading":
-            continue  # a heading is shown above its passages, not as one
+        if unit.end <= base or unit.start >= stop or shape.kinds[unit.block] in ("heading", "term"):
+            continue  # a heading (or a definition's term) is shown above its passages, not as one
         before = shape.units[i - 1] if i and shape.units[i - 1].block == unit.block else None
         after = shape.units[i + 1] if i + 1 < len(shape.units) and shape.units[i + 1].block == unit.block else None
         found.append(_Candidate(meta["source"], meta.get("file_hash", ""), unit.start, unit.end,

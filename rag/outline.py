@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 
 from rag.chunking import block_sentences
+from rag.formats.blocks import DEFINITION
 from rag.readers import Block, DocumentText
 
 MIN_UNIT_WORDS = 5  # a shorter sentence ("Yes.", "Default: 30.") joins its neighbour in the same block
@@ -55,17 +56,20 @@ class Outline:
 
 def section_paths(text: str, blocks: tuple[Block, ...], title: str = "") -> list[str]:
     """Per block, the nearest SECTION_DEPTH headings above it (a heading's own path ends with itself); a heading that
-    only repeats the document title is left out, since the title is shown anyway."""
+    only repeats the document title is left out, since the title is shown anyway. A definition list's term heads
+    the blocks of its definition (an option's description is under the option's name)."""
     open_headings: list[tuple[int, str]] = []  # (level, text) from outermost to innermost
     paths = []
     for block in blocks:
-        if block.kind == "heading":
+        if block.kind in ("heading", "term"):
             # a Markdown heading's block is its line as written: "## Ports", or "Ports" over a "-----" line
             heading = " ".join(text[block.start:block.end].strip().splitlines()[0].strip("#").split())
-            level = block.level or 1
+            level = block.level or (DEFINITION if block.kind == "term" else 1)
             open_headings = [(lvl, h) for lvl, h in open_headings if lvl < level]
             if heading.casefold() != title.casefold():
                 open_headings.append((level, heading))
+        elif block.level != DEFINITION:  # past the end of a definition: its term no longer heads the text
+            open_headings = [(lvl, h) for lvl, h in open_headings if lvl < DEFINITION]
         paths.append(" > ".join(h for _, h in open_headings[-SECTION_DEPTH:]))
     return paths
 

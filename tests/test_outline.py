@@ -72,6 +72,36 @@ def test_section_paths_close_deeper_headings_and_keep_the_nearest_two(tmp_path):
     assert body == ["B > C", "A > D"]
 
 
+def test_a_definition_list_term_heads_its_definition_and_closes_after_it(tmp_path):
+    # Texinfo's option lists (tinc's manual): the option's name is only in the <dt>, its description in the <dd>
+    doc = read(tmp_path, "vars.html", """<html><body><h1>Main configuration variables</h1>
+        <dl><dt><span>LocalDiscovery = &lt;yes | no&gt; (no)</span></dt>
+        <dd><p>When enabled, tinc will try to detect peers that are on the same local network.</p>
+        <pre>LocalDiscovery = yes</pre><p>This allows direct communication using LAN addresses.</p></dd>
+        <dt>Mode = &lt;router|switch&gt;</dt><dd>This option selects the way packets are routed.</dd></dl>
+        <p>Variables not listed here are ignored by the daemon.</p></body></html>""")
+    shape = outline(doc)
+    by_text = {doc.text[u.start:u.end]: shape.sections[u.block] for u in shape.units}
+    term = "LocalDiscovery = <yes | no> (no)"
+    assert by_text["When enabled, tinc will try to detect peers that are on the same local network."] == term
+    assert by_text["LocalDiscovery = yes"] == term and by_text["This allows direct communication using LAN addresses."] == term
+    assert by_text["This option selects the way packets are routed."] == "Mode = <router|switch>"
+    assert by_text["Variables not listed here are ignored by the daemon."] == ""  # after the list: the title only
+    evidence = [c.text for c in candidates_of(doc, shape)]
+    assert term not in evidence and "This option selects the way packets are routed." in evidence
+
+
+def candidates_of(doc, shape: Outline):
+    """The evidence candidates of a whole document (one chunk spanning it)."""
+    from types import SimpleNamespace
+
+    from rag.evidence import candidates
+
+    chunk = SimpleNamespace(score=1.0, node=SimpleNamespace(text=doc.text, metadata={
+        "source": "vars.html", "file_hash": "h", "start": 0, "end": len(doc.text)}))
+    return candidates([chunk], lambda _hash: (doc.text, shape))
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in SEEDS.glob("*.txt")))
 def test_outline_survives_its_json(name):
     shape = outline(read_document(SEEDS / name))

@@ -7,7 +7,7 @@ import pytest
 from pdf_maker import Text, make_pdf
 
 from rag.dates import find_date, parse_date
-from rag.formats.blocks import KINDS
+from rag.formats.blocks import DEFINITION, KINDS
 from rag.readers import DocumentText, read_document
 
 SEEDS = Path(__file__).parent.parent / "seeds"
@@ -20,7 +20,8 @@ def check_blocks(doc: DocumentText) -> None:
         piece = doc.text[block.start:block.end]
         assert block.start >= at and block.end > block.start, block
         assert piece == piece.strip() and piece, block
-        assert block.kind in KINDS and (1 <= block.level <= 6 if block.kind == "heading" else block.level == 0), block
+        assert block.kind in KINDS and (1 <= block.level <= 6 if block.kind == "heading" else
+                                        block.level == DEFINITION if block.kind == "term" else block.level in (0, DEFINITION)), block
         assert doc.text[at:block.start].strip() == "", f"text outside any block: {doc.text[at:block.start]!r}"
         at = block.end
     assert doc.text[at:].strip() == "", f"text outside any block: {doc.text[at:]!r}"
@@ -117,7 +118,7 @@ def test_html_headings_lists_title_and_date_from_meta(tmp_path):
         <dl><dt>--port</dt><dd>The port to listen on.</dd></dl></body></html>""")
     assert blocks(doc) == [("heading", "Widget guide", 1), ("heading", "Installing", 3),
                            ("item", "Download the package.", 0), ("item", "Run install.sh", 0), ("item", "as root", 0),
-                           ("paragraph", "--port", 0), ("paragraph", "The port to listen on.", 0)]
+                           ("term", "--port", 7), ("paragraph", "The port to listen on.", 7)]
     assert (doc.title, doc.kind, doc.date) == ("Widget guide", "html", "2024-03-05")
 
 

@@ -11,7 +11,10 @@ import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-KINDS = ("heading", "paragraph", "item", "row", "code")
+KINDS = ("heading", "term", "paragraph", "item", "row", "code")
+# A definition list's term (an option's name above its description in a manual) heads its definition like a heading
+# one level below any other; the blocks of the definition carry the same level, so the term closes where they end.
+DEFINITION = 7
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,7 @@ class Block:
     start: int  # text[start:end] is the block's text, no surrounding space
     end: int
     kind: str  # one of KINDS
-    level: int = 0  # 1..6 for headings, 0 otherwise
+    level: int = 0  # 1..6 for headings; DEFINITION for a term and the blocks of its definition; 0 otherwise
 
 
 def assemble(pieces: Iterable[tuple[str, str, int]]) -> tuple[str, tuple[Block, ...]]:
@@ -41,7 +44,8 @@ def assemble(pieces: Iterable[tuple[str, str, int]]) -> tuple[str, tuple[Block, 
             parts.append("\n\n")
             at += 2
         lead = len(text) - len(text.lstrip())  # a code block's first line may be indented more than the rest
-        blocks.append(Block(at + lead, at + len(text), kind, level if kind == "heading" else 0))
+        kept = level if kind == "heading" or level == DEFINITION else 0
+        blocks.append(Block(at + lead, at + len(text), kind, kept))
         parts.append(text)
         at += len(text)
     return "".join(parts), tuple(blocks)

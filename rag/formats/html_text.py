@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from rag.dates import find_date, parse_date
+from rag.formats.blocks import DEFINITION
 
 _SKIP = {"script", "style", "noscript", "template", "head", "title", "svg", "math", "canvas", "iframe", "object", "embed",
          "video", "audio", "button", "select", "input", "textarea", "map", "dialog"}
@@ -98,20 +99,23 @@ class _Walker:
             self.buffer.append(_BR)
         elif tag in _VERBATIM:
             self.flush(kind, level)
-            self.pieces.append(("code", _verbatim(el), 0))
+            self.pieces.append(("code", _verbatim(el), DEFINITION if level == DEFINITION else 0))
         elif tag == "table":
             self.flush(kind, level)
-            self.table(el, in_content)
+            self.table(el, in_content, DEFINITION if level == DEFINITION else 0)
         elif tag in _BLOCKS:
             self.flush(kind, level)
-            # the paragraphs inside a list item are the item's text
-            inner = "heading" if tag in _HEADINGS else "item" if tag == "li" or kind == "item" else "paragraph"
-            self.walk(el, inner, _HEADINGS.get(tag, 0), in_content or tag in _SECTIONS)
-            self.flush(inner, _HEADINGS.get(tag, 0))
+            # the paragraphs inside a list item are the item's text; a definition's blocks say they belong to its term
+            inner = ("heading" if tag in _HEADINGS else "term" if tag == "dt" else
+                     "item" if tag == "li" or kind == "item" else "paragraph")
+            defined = tag in ("dt", "dd") or (level == DEFINITION and tag != "dl")
+            inner_level = _HEADINGS.get(tag, DEFINITION if defined else 0)
+            self.walk(el, inner, inner_level, in_content or tag in _SECTIONS)
+            self.flush(inner, inner_level)
         else:
             self.walk(el, kind, level, in_content)
 
-    def table(self, table, in_content: bool) -> None:
+    def table(self, table, in_content: bool, level: int = 0) -> None:
         rows = [tr for tr in table.iter("tr") if next(tr.iterancestors("table")) is table]
         cells = [[c for c in tr if c.tag in ("td", "th")] for tr in rows]
         # A table that only places content on the page (nested tables, code, headings, or never two filled cells in a
@@ -120,21 +124,21 @@ class _Walker:
         nested = next(table.iterdescendants("table", *_VERBATIM, *_HEADINGS), None) is not None
         layout = nested or all(n <= 1 for n in filled)
         for caption in table.iterchildren("caption"):
-            self.walk(caption, "paragraph", 0, in_content)
-            self.flush("paragraph")
+            self.walk(caption, "paragraph", level, in_content)
+            self.flush("paragraph", level)
         for row in cells:
             texts = []
             for cell in row:
                 inner = self if layout else _Walker(self.strict, self.pagers)
                 if not _skipped(cell, in_content, self.strict):
-                    inner.walk(cell, "paragraph", 0, in_content)
-                    inner.flush("paragraph")
+                    inner.walk(cell, "paragraph", level, in_content)
+                    inner.flush("paragraph", level)
                 if not layout:
                     texts.append(" ".join(text for _, text, _ in inner.pieces if text).replace("\n", " "))
             while texts and not texts[-1]:
                 texts.pop()
             if texts:
-                self.pieces.append(("row", re.sub(" {2,}", " ", " | ".join(texts)), 0))
+                self.pieces.append(("row", re.sub(" {2,}", " ", " | ".join(texts)), level))
 
 
 def _verbatim(pre) -> str:
