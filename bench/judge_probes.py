@@ -4,7 +4,8 @@ Usage: python bench/judge_probes.py RUN_DIR [--split dev] [--model default] [--o
 RUN_DIR is an answer run of `python -m evals` (its summary.json names the dataset and documents). For each of its
 drafts, the answer prompt is rebuilt exactly as the engine built it (same evidence, same order) and each candidate
 probe is asked on it; the draft's label is the fit's (rag/judge.py, evals/fit_judge.py: a gold answer contained,
-key-term items left out). Prints each probe's AUC over the drafts, and the mean P(yes) for right and wrong drafts.
+key-term items left out). Prints each probe's AUC over the drafts, and the mean P(yes) for right and wrong drafts
+(for a probe whose yes means "not answered", 1 - P(yes)).
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ PROBES = [
     ("own-answer", "answer", "Does your answer answer the question with facts from the passages? Reply yes or no."),
     ("own-answer-strict", "answer", "Is every fact in your answer written in the passages, and does it answer exactly "
                                     "what was asked? Reply yes or no."),
+    ("own-answer-direct", "answer", "Does your reply give what the question asks for, not something else the "
+                                    "passages say? Reply yes or no."),
+    ("missing", "question", "\n\nIs what this question asks for missing from the passages? Reply yes or no."),
 ]
+INVERTED = {"missing"}  # a yes says the passages do not answer: scored as 1 - P(yes)
 
 
 def main() -> None:
@@ -67,7 +72,8 @@ def main() -> None:
                     probe = [*head, {"role": "user", "content": last["content"] + text}]
                 else:
                     probe = [*messages, {"role": "assistant", "content": draft}, {"role": "user", "content": text}]
-                scores[name] = llm.yes_probability(probe)
+                p_yes = llm.yes_probability(probe)
+                scores[name] = None if p_yes is None else (1 - p_yes if name in INVERTED else p_yes)
             rows.append({"id": item.id, "label": int(item.answerable and contains_answer(draft, item.answers)),
                          "answerable": item.answerable, "scores": scores})
             print(item.id, rows[-1]["label"], {k: round(v, 3) for k, v in scores.items()}, flush=True)

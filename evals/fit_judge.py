@@ -1,8 +1,8 @@
 """Fit the answer judge's combination of signals (selective generation) with cross-validation, and store it.
 
 Usage: python -m evals.fit_judge RUN_DIR [RUN_DIR ...] [--save rag/judge_weights.json]
-Each RUN_DIR holds progress-ours-<model>.jsonl from `python -m evals ... --out RUN_DIR` (a run made while
-rag/judge_weights.json was absent, so that the engine asked every probe) and the dataset it ran. A draft is labelled right when it
+Each RUN_DIR holds progress-ours-<model>.jsonl from `RAG_JUDGE_PROBES=all python -m evals ... --out RUN_DIR` (the
+engine then asks every probe, whatever rag/judge_weights.json uses) and the dataset it ran. A draft is labelled right when it
 contains a gold answer of an answerable item; drafts of unanswerable items are wrong. Items scored by key terms
 (why, how, list) are left out of the fit: their labels are the least sure. Only dev items are fitted; the report
 gives the cross-validated figures of the dev folds, then the fitted judge on the heldout items, which it never saw.
@@ -159,11 +159,19 @@ def main(argv: list[str] | None = None) -> int:
     held = [e for e in heldout if features(e["signals"], names) is not None]
     final = outcome(held, [predict(coef, intercept, features(e["signals"], names)) for e in held], threshold)
     print(f"chosen: {chosen} {names}; threshold {threshold:.3f}; heldout: " + json.dumps(final))
+    per_run = {}
+    for run in args.runs:  # the heldout figures of each eval set on its own
+        mine = [e for e in held if e["id"].startswith(f"{run.name}/")]
+        if mine:
+            per_run[run.name] = outcome(mine, [predict(coef, intercept, features(e["signals"], names)) for e in mine],
+                                        threshold)
+            print(f"  heldout {run.name}: " + json.dumps(per_run[run.name]))
     if args.save:
         weights = {"features": names, "coef": [round(c, 6) for c in coef], "intercept": round(intercept, 6),
                    "threshold": round(threshold, 6), "fitted_on": [str(r) for r in args.runs],
                    "command": "python -m evals.fit_judge " + " ".join(sys.argv[1:] if argv is None else argv),
-                   "cross_validated": results[chosen], "heldout": final, "candidates": results}
+                   "cross_validated": results[chosen], "heldout": final, "heldout_per_run": per_run,
+                   "candidates": results}
         args.save.write_text(json.dumps(weights, indent=2) + "\n", encoding="utf-8")
         print(f"saved {args.save}")
     return 0

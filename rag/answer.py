@@ -96,8 +96,9 @@ class Engine:
         self.llm = llm
         self.settings = pipeline.settings
         self.weights = weights if weights is not None else load_weights()
-        # the probes the judge's weights use (both when there are none yet: the eval run that fits them needs both)
-        used = set(self.weights["features"]) if self.weights else set(PROBES)
+        # each probe costs its tokens after the answer: ask only those the judge uses (settings.judge_probes)
+        used = {"all": set(PROBES), "none": set()}.get(self.settings.judge_probes,
+                                                       set(self.weights["features"]) if self.weights else set())
         self.probes = probes if probes is not None else tuple(p for p in PROBES if p in used)
 
     def fit_prompt(self, question: str, evidence: list[Evidence]) -> tuple[list[dict], list[Evidence], int]:
@@ -189,10 +190,11 @@ class Engine:
             signals["mean_logprob"] = sum(info.logprobs) / len(info.logprobs)
             signals["min_logprob"] = min(info.logprobs)
         if result.claims and not [f for f in flags if not f.startswith("dropped")]:  # the model is asked only if needed
-            if "sufficiency" in self.probes:
-                signals["sufficiency"] = self.llm.yes_probability(sufficiency_messages(messages))
+            # the answer check first: the draft it asks about is still in the KV cache from generating it
             if "answer_check" in self.probes:
                 signals["answer_check"] = self.llm.yes_probability(answer_check_messages(messages, draft))
+            if "sufficiency" in self.probes:
+                signals["sufficiency"] = self.llm.yes_probability(sufficiency_messages(messages))
         source = self.llm.logits if any(signals.get(p) is not None for p in PROBES) else "rules only"
         result.judge = judge(signals, [c.supported for c in result.claims], flags, source, self.weights)
         if result.judge.decision == "refuse":

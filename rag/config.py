@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     n_threads: int = Field(2, ge=1, le=256)
     n_ctx: int = Field(4096, ge=512, le=131072)
     max_tokens: int = Field(256, ge=16, le=4096)
+    # the judge's yes/no questions to the model: "auto" asks those its fitted weights use (rag/judge_weights.json),
+    # "all" asks every one (an eval run whose records evals/fit_judge.py fits on), "none" asks none
+    judge_probes: str = Field("auto", pattern="^(auto|all|none)$")
 
     # chunking and retrieval (chosen by measurement, see README "Retrieval")
     chunk_size: int = Field(128, ge=32, le=2048)  # tokens

@@ -60,6 +60,36 @@ def test_a_supported_answer_passes_every_rule(engine_for):
     assert answer.judge.source == "rules only" and answer.record()["judge"]["supported"] == [True]
 
 
+class ProbedLLM(ScriptedLLM):
+    """A scripted model that answers every yes/no probe with the same probability and counts the probes."""
+    logits = "in-process"
+
+    def __init__(self, *replies, p_yes: float = 0.9):
+        super().__init__(*replies)
+        self.p_yes, self.probes = p_yes, []
+
+    def yes_probability(self, messages, reply=None):
+        self.probes.append(messages[-1]["content"][-60:])
+        return self.p_yes
+
+
+@pytest.mark.parametrize("setting, weights, asked", [
+    ("auto", {}, []),  # no fitted weights: no probe costs the user time
+    ("auto", WEIGHTS, ["sufficiency"]),  # the weights use one probe: only it is asked
+    ("all", {}, ["answer_check", "sufficiency"]),  # the eval run that the weights are fitted on asks every one
+    ("none", WEIGHTS, []),
+])
+def test_only_the_probes_the_judge_uses_are_asked(seeded_pipeline, monkeypatch, setting, weights, asked):
+    monkeypatch.setattr(seeded_pipeline, "settings", seeded_pipeline.settings.model_copy(update={"judge_probes": setting}))
+    llm = ProbedLLM(cited(f"{BALLOON} [{{n}}]."))
+    answer = Engine(seeded_pipeline, llm, weights=weights).ask(QUESTION)
+    assert [p for p in ("answer_check", "sufficiency") if p in answer.judge.signals] == sorted(asked)
+    assert len(llm.probes) == len(asked)
+    assert answer.judge.source == ("in-process" if asked and weights else "rules only")  # who decided
+    if setting == "auto" and weights:  # sufficiency 0.9 and full grounding clear the threshold
+        assert not answer.refused and answer.judge.answers_question > 0.5
+
+
 def test_the_combination_decides_by_its_threshold():
     assert combine({"sufficiency": 0.5, "grounding": 1.0}, WEIGHTS) == pytest.approx(1 / (1 + 2.718281828 ** -1.0))
     assert combine({"grounding": 1.0}, WEIGHTS) is None  # a signal missing: no score
