@@ -14,6 +14,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag import config
 from rag.dates import find_date
 from rag.errors import BadInputError
 from rag.formats.blocks import Block, assemble
@@ -31,7 +32,7 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 class DocumentText:
     text: str
     kind: str  # txt | html | pdf | docx
-    file_hash: str  # sha256 of the file's bytes
+    file_hash: str  # sha256 of how it is read (rag.config.READING) and the file's bytes: the key of the text as read
     warnings: tuple[str, ...] = field(default=())
     title: str = ""  # "" when the document shows none
     date: str = ""  # ISO "YYYY-MM-DD", "YYYY-MM" or "YYYY"; "" when none can be trusted
@@ -69,7 +70,9 @@ def read_document(path: Path, name: str | None = None) -> DocumentText:
         data = path.read_bytes()
     except OSError as exc:
         raise BadInputError(f"{name}: cannot be read ({exc.strerror}); check its permissions") from None
-    digest = hashlib.sha256(data).hexdigest()
+    # the key of the text as read: the file's bytes and how they are read (a new reading is a new text and outline,
+    # stored beside the old ones until the index run that makes its chunks commits them)
+    digest = hashlib.sha256(config.READING.encode() + b"\0" + data).hexdigest()
     warnings: list[str] = []
     try:
         if kind == "txt":

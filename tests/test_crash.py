@@ -8,7 +8,6 @@ half way through a delete, or while Chroma is writing). After each kill a fresh 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -26,6 +25,7 @@ from scripted_llm import ScriptedLLM
 
 from rag.answer import Engine
 from rag.pipeline import Pipeline
+from rag.readers import read_document
 
 pytestmark = pytest.mark.slow  # subprocesses killed with SIGKILL
 
@@ -78,7 +78,7 @@ def make_corpus(tmp: Path):
 
 def file_hashes(settings) -> dict[str, str]:
     root = Path(settings.seeds_dir)
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*.txt")}
+    return {p.relative_to(root).as_posix(): read_document(p).file_hash for p in root.rglob("*.txt")}
 
 
 def index_args(settings, *extra: str) -> list[str]:

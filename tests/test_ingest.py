@@ -301,3 +301,32 @@ def test_index_larger_than_one_read_works_in_pages(fresh_pipeline, monkeypatch):
     assert summary.updated == 1
     assert len(store.nodes()) == store.chunks.count()
     assert pipeline.retriever.retrieve("rewritten file one")[0].node.metadata["source"] == "f1.txt"
+
+
+def test_a_new_way_of_reading_stores_a_new_text_and_outline(fresh_pipeline, monkeypatch):
+    # an index made by an older reader holds, for the same bytes, the outline that reader made (here: no term above
+    # the definition); after READING changes, the next run must store and use the new one, not keep the old
+    from rag import config
+    from rag.outline import Outline, outline
+
+    pipeline = fresh_pipeline()
+    page = pipeline.settings.seeds_dir / "vars.html"
+    page.write_text("<html><body><h1>Variables</h1><dl><dt>LocalDiscovery = yes|no</dt>"
+                    "<dd><p>When enabled, tinc will try to detect peers on the same local network.</p></dd></dl>"
+                    "</body></html>", encoding="utf-8")
+    pipeline.index(progress=False)
+    old_hash = pipeline.store.manifest()["vars.html"].file_hash
+    stale = Outline.from_json(pipeline.store.document_outline(old_hash))
+    stale.sections[:] = ["" for _ in stale.sections]  # what a reader without terms made
+    (pipeline.store.texts_dir / f"{old_hash}.outline.json").write_text(stale.to_json(), encoding="utf-8")
+
+    monkeypatch.setattr(config, "READING", config.READING + "-next")
+    pipeline.reset()
+    summary = pipeline.index(progress=False)
+    new_hash = pipeline.store.manifest()["vars.html"].file_hash
+    assert summary.updated == 1 and new_hash != old_hash
+    text, shape = pipeline.document(new_hash)
+    assert shape == outline(read_document(page)) and "LocalDiscovery = yes|no" in shape.sections
+    assert [e.section for e in pipeline.evidence("Which option detects peers on the same local network?")][0] == \
+        "LocalDiscovery = yes|no"
+    assert not (pipeline.store.texts_dir / f"{old_hash}.outline.json").exists()  # the old reading is cleaned up
