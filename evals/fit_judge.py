@@ -91,14 +91,14 @@ def predict(coef: list[float], intercept: float, values: list[float]) -> float:
     return 1 / (1 + math.exp(-(intercept + sum(c * v for c, v in zip(coef, values)))))
 
 
-def utility(scores: list[float], labels: list[int], threshold: float) -> float:
-    """+1 per right draft shown, -WRONG_COST per wrong draft shown, 0 per refusal."""
-    return sum((1 if y else -WRONG_COST) for s, y in zip(scores, labels) if s >= threshold)
+def utility(scores: list[float], labels: list[int], threshold: float, wrong_cost: float = WRONG_COST) -> float:
+    """+1 per right draft shown, -wrong_cost per wrong draft shown, 0 per refusal."""
+    return sum((1 if y else -wrong_cost) for s, y in zip(scores, labels) if s >= threshold)
 
 
-def best_threshold(scores: list[float], labels: list[int]) -> float:
+def best_threshold(scores: list[float], labels: list[int], wrong_cost: float = WRONG_COST) -> float:
     options = sorted(set(scores)) + [1.01]
-    return max(options, key=lambda t: (utility(scores, labels, t), -t))
+    return max(options, key=lambda t: (utility(scores, labels, t, wrong_cost), -t))
 
 
 def auc(scores: list[float], labels: list[int]) -> float | None:
@@ -122,7 +122,8 @@ def outcome(examples: list[dict], scores: list[float], threshold: float) -> dict
             / len(examples)}
 
 
-def cross_validate(examples: list[dict], names: list[str], seed: int = 0) -> tuple[dict, list[float]]:
+def cross_validate(examples: list[dict], names: list[str], seed: int = 0,
+                   wrong_cost: float = WRONG_COST) -> tuple[dict, list[float]]:
     """Held-out figures over FOLDS folds (threshold chosen on each training part); each example's held-out score."""
     usable = [e for e in examples if features(e["signals"], names) is not None]
     order = list(range(len(usable)))
@@ -134,7 +135,7 @@ def cross_validate(examples: list[dict], names: list[str], seed: int = 0) -> tup
         train = [i for i in range(len(usable)) if i not in test]
         coef, intercept = fit_logistic([features(usable[i]["signals"], names) for i in train], [usable[i]["label"] for i in train])
         train_scores = [predict(coef, intercept, features(usable[i]["signals"], names)) for i in train]
-        threshold = best_threshold(train_scores, [usable[i]["label"] for i in train])
+        threshold = best_threshold(train_scores, [usable[i]["label"] for i in train], wrong_cost)
         thresholds.append(threshold)
         for i in test:  # a held-out score is compared with its own fold's threshold: shift it so 0.5 means "at it"
             scores[i] = predict(coef, intercept, features(usable[i]["signals"], names)) - threshold + 0.5
@@ -142,28 +143,27 @@ def cross_validate(examples: list[dict], names: list[str], seed: int = 0) -> tup
 
 
 def main(argv: list[str] | None = None) -> int:
-    global WRONG_COST  # the utility the thresholds are chosen by reads it
     parser = argparse.ArgumentParser(prog="python -m evals.fit_judge", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--save", type=Path, help="write the choice here (rag/judge_weights.json makes it the judge's)")
     parser.add_argument("--wrong-cost", type=float, default=WRONG_COST,
                         help=f"what a wrong draft shown costs against a right one withheld (default {WRONG_COST})")
     args = parser.parse_args(argv)
-    WRONG_COST = args.wrong_cost
+    cost = args.wrong_cost
     examples = load_examples(args.runs)
     dev = [e for e in examples if e["split"] == "dev"]
     heldout = [e for e in examples if e["split"] == "heldout"]
     print(f"{len(dev)} dev drafts ({sum(e['label'] for e in dev)} right), {len(heldout)} heldout drafts; "
-          f"a wrong draft shown costs {WRONG_COST}")
+          f"a wrong draft shown costs {cost}")
     # the rules alone (no fitted part, so no folds): shown when no rule refused it and half its sentences are supported
     results = {"rules": outcome(dev, rules_scores(dev), 0.5)}
     for name, names in CANDIDATES.items():
-        results[name], _ = cross_validate(dev, names)
+        results[name], _ = cross_validate(dev, names, wrong_cost=cost)
     for name, figures in results.items():
         print(f"{name:20s} " + "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()))
     # the most accurate on the held-out folds; a tie goes to the rules, then to fewer signals (each probe costs time)
     chosen = max(results, key=lambda n: (results[n]["accuracy"], n == "rules", -len(CANDIDATES.get(n, []))))
-    report = {"chosen": chosen, "fitted_on": [str(r) for r in args.runs], "wrong_cost": WRONG_COST,
+    report = {"chosen": chosen, "fitted_on": [str(r) for r in args.runs], "wrong_cost": cost,
               "command": "python -m evals.fit_judge " + " ".join(sys.argv[1:] if argv is None else argv),
               "cross_validated": results[chosen], "candidates": results}
     if chosen == "rules":
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         usable = [e for e in dev if features(e["signals"], names) is not None]
         coef, intercept = fit_logistic([features(e["signals"], names) for e in usable], [e["label"] for e in usable])
         threshold = best_threshold([predict(coef, intercept, features(e["signals"], names)) for e in usable],
-                                   [e["label"] for e in usable])
+                                   [e["label"] for e in usable], cost)
         heldout = [e for e in heldout if features(e["signals"], names) is not None]
         report.update({"features": names, "coef": [round(c, 6) for c in coef], "intercept": round(intercept, 6),
                        "threshold": round(threshold, 6)})
