@@ -120,8 +120,29 @@ def run_answers(args, settings, pipeline, items: list[Item]) -> dict[str, list[d
     return records
 
 
+def _draft(argv: list[str]) -> int:
+    """`python -m evals draft --seeds-dir DIR --n 50 --out FILE.jsonl`: rag.draft_cli with the evals' defaults."""
+    from rag.config import load_settings
+    from rag.draft_cli import add_arguments, run
+
+    parser = argparse.ArgumentParser(prog="python -m evals draft", description="draft an eval set from your documents")
+    parser.add_argument("--seeds-dir", help="documents folder (default RAG_SEEDS_DIR)")
+    parser.add_argument("--index-dir", help="index folder (default RAG_INDEX_DIR)")
+    parser.add_argument("--model", help="default | fast | http(s) URL (RAG_MODEL)")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(seeds_dir=args.seeds_dir, index_dir=args.index_dir, model=args.model)
+        return run(settings, args)
+    except (RagError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["draft"]:
+        return _draft(argv[1:])
     args = _parser().parse_args(argv)
     try:
         return _run(args, "python -m evals " + " ".join(argv))

@@ -1,4 +1,4 @@
-"""Command line: `python -m rag index | retrieve QUESTION | ask QUESTION | chat | models`.
+"""Command line: `python -m rag index | retrieve QUESTION | ask QUESTION | chat | draft | models`.
 
 Every RagError becomes one line on stderr and exit code 1; no traceback for problems a user can fix.
 """
@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the result as one JSON line")
     commands.add_parser("chat", parents=[common], help="multi-turn chat in the terminal")
+    draft = commands.add_parser("draft", parents=[common], help="draft an eval set (questions, answers, quotes) from "
+                                "the documents with the bundled model")
+    from rag.draft_cli import add_arguments
+
+    add_arguments(draft)
     return parser
 
 
@@ -68,6 +73,10 @@ def _run(args: argparse.Namespace, settings) -> int:
 
             print(f"generator: runs on this CPU ({check_generator(settings.cache_dir):.1f} s to load and evaluate)")
         return 0
+    if args.command == "draft":
+        from rag.draft_cli import run
+
+        return run(settings, args)
     if args.command in ("ask", "retrieve"):
         from rag.answer import clean_question
 

@@ -92,3 +92,61 @@ def rewrite_messages(question: str, history: list[dict]) -> list[dict]:
     turns = "\n".join(HISTORY_TURN.format(role=turn["role"].capitalize(), content=turn["content"]) for turn in history)
     return [{"role": "system", "content": REWRITE_SYSTEM},
             {"role": "user", "content": REWRITE_USER.format(history=turns, question=question)}]
+
+# Drafting eval questions from a user's own documents (rag/draft.py): one question per passage, in labelled lines the
+# parser checks. A worked example on a made-up program goes first as a chat turn (the small models did not keep the
+# format from instructions alone; as a fixed prefix it costs no prompt time after the first call). The kind of
+# question rotates so a drafted set is not all "What is X?".
+DRAFT_SYSTEM = (
+    "You write questions that a user of a document would ask. You are given one passage. Write one question that "
+    "the passage answers, the short answer in a few words copied from the passage, and the sentence of the passage "
+    "that states the answer, copied exactly. The question must make sense without the passage: name the program, "
+    "option or thing it is about. Do not copy the answer into the question. "
+    "Reply with exactly three lines: Question, Answer, Quote."
+)
+DRAFT_USER = "Passage from {header}:\n{text}\n\nWrite {kind} that this passage answers."
+DRAFT_EXAMPLE_USER = DRAFT_USER.format(
+    header="Harbor Sync Manual > Scheduling", kind="a what, which, when or how-many question",
+    text="Harbor Sync checks the remote folder every 15 minutes by default. The interval is set with the PollEvery "
+         "option in harbor.conf; values below 1 minute are rejected.")
+DRAFT_EXAMPLE_REPLY = ("Question: How often does Harbor Sync check the remote folder by default?\n"
+                       "Answer: every 15 minutes\n"
+                       "Quote: Harbor Sync checks the remote folder every 15 minutes by default.")
+EXAMPLE_NAMES = ("Harbor Sync", "PollEvery", "harbor.conf")  # a drafted question naming them copied the example
+DRAFT_KINDS = {
+    "factoid": "a what, which, when or how-many question",
+    "how": "a how-to question (How do I ...? / How does ... work?)",
+    "why": "a why question",
+}
+# An unanswerable question: about something close to the passage that it does not contain, and the missing thing
+# named, so the engine can check the documents never mention it.
+UNANSWERABLE_SYSTEM = (
+    "You write test questions that a document does NOT answer. You are given one passage. Write one question a "
+    "user might ask about the same program or topic that asks for a detail the passage does not give, about a "
+    "setting, option, name, number or feature that does not appear in it. Then name that missing thing in one to "
+    "three words. Reply with exactly two lines: Question, Missing."
+)
+UNANSWERABLE_USER = "Passage from {header}:\n{text}\n\nWrite the question."
+UNANSWERABLE_EXAMPLE_USER = UNANSWERABLE_USER.format(
+    header="Harbor Sync Manual > Scheduling",
+    text="Harbor Sync checks the remote folder every 15 minutes by default. The interval is set with the PollEvery "
+         "option in harbor.conf; values below 1 minute are rejected.")
+UNANSWERABLE_EXAMPLE_REPLY = ("Question: Which option sets how many times Harbor Sync retries a failed upload?\n"
+                              "Missing: retries")
+
+
+def draft_messages(header: str, text: str, kind: str) -> list[dict]:
+    """Chat messages asking for one question of `kind` (a DRAFT_KINDS key) with its answer and quote."""
+    return [{"role": "system", "content": DRAFT_SYSTEM},
+            {"role": "user", "content": DRAFT_EXAMPLE_USER}, {"role": "assistant", "content": DRAFT_EXAMPLE_REPLY},
+            {"role": "user", "content": DRAFT_USER.format(header=header or "a document", text=" ".join(text.split()),
+                                                          kind=DRAFT_KINDS[kind])}]
+
+
+def unanswerable_messages(header: str, text: str) -> list[dict]:
+    """Chat messages asking for a question near the passage that it does not answer, and the missing thing."""
+    return [{"role": "system", "content": UNANSWERABLE_SYSTEM},
+            {"role": "user", "content": UNANSWERABLE_EXAMPLE_USER},
+            {"role": "assistant", "content": UNANSWERABLE_EXAMPLE_REPLY},
+            {"role": "user", "content": UNANSWERABLE_USER.format(header=header or "a document",
+                                                                 text=" ".join(text.split()))}]

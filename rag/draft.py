@@ -1,0 +1,185 @@
+"""Questions drawn from your documents: the bundled model drafts a question, its short answer and the supporting
+quote from one passage; an item is kept only when every check holds.
+
+Example: draft_one(drafter, passage, "factoid")
+  -> Drafted(item={"question": "Which cipher does tinc use by default for UDP packets?", "answers": ["aes-256-cbc"],
+                   "quotes": ["Cipher = <cipher> (aes-256-cbc)"], "type": "factoid", "drafted": true, ...}, reason="")
+     or Drafted(None, reason="the answer is not in the quote")
+Checks: the quote is verbatim in the passage (its offsets index the document as read); the answer is in the quote
+and not in the question; retrieval ranks the quote's passage in its top 3 for the question (the round trip); the
+question is not a near-duplicate of a kept one. An unanswerable question names what it asks about, and that is
+checked absent from every document.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rag.draft_passages import DraftPassage
+from rag.prompts import EXAMPLE_NAMES, Passage, answer_messages, draft_messages, unanswerable_messages
+from rag.text import content_words
+
+ROUND_TRIP_K = 3
+NEAR_DUPLICATE = 0.6  # share of content words two questions have in common (of the smaller) above which one goes
+MAX_ANSWER_WORDS = 12
+MAX_DRAFT_TOKENS = 120
+MAX_ANSWER_TOKENS = 96
+_MARKER = re.compile(r"\s*\[[^\]]*\]")
+_LINE = re.compile(r"^\W*(question|answer|quote|missing)\s*:\s*(.+?)\s*$", re.I | re.M)
+_PLAIN = re.compile(r"[^a-z0-9]+")
+
+
+def plain(text: str) -> str:
+    """Lower case, punctuation and markup to spaces: plain("The `Port` (655).") -> "the port 655" """
+    return " ".join(_PLAIN.sub(" ", text.lower()).split())
+
+
+def contains(haystack: str, needle: str) -> bool:
+    """Whole-word containment after plain(): contains("Port 655 is used.", "port 655") -> True"""
+    needle = plain(needle)
+    return bool(needle) and f" {needle} " in f" {plain(haystack)} "
+
+
+def parse_fields(reply: str) -> dict[str, str]:
+    """The labelled lines of a reply: "Question: A?\\nAnswer: B" -> {"question": "A?", "answer": "B"}"""
+    found: dict[str, str] = {}
+    for label, value in _LINE.findall(reply):
+        found.setdefault(label.lower(), value.strip().strip('"“”').strip())
+    return found
+
+
+def locate_quote(quote: str, passage: DraftPassage) -> tuple[int, int] | None:
+    """Absolute (start, end) of the quote in the document, found verbatim in the passage, or with its spacing or a
+    final full stop differing; None when the passage does not hold it."""
+    quote = quote.strip()
+    for candidate in (quote, quote.rstrip("."), " ".join(quote.split())):
+        at = passage.text.find(candidate) if candidate else -1
+        if at >= 0:
+            return passage.start + at, passage.start + at + len(candidate)
+    words = [re.escape(w) for w in quote.rstrip(".").split()]
+    match = re.search(r"\s+".join(words), passage.text) if words else None
+    return (passage.start + match.start(), passage.start + match.end()) if match else None
+
+
+def question_type(question: str) -> str:
+    """The item's type from the question's first words: "Why does ...?" -> "why", "How many ...?" -> "factoid" """
+    first = plain(question).split()[:2]
+    if first[:1] == ["why"]:
+        return "why"
+    if first[:1] == ["how"] and first[1:] not in (["many"], ["much"], ["long"], ["often"], ["big"], ["large"]):
+        return "how"
+    return "factoid"
+
+
+def copies_example(question: str) -> bool:
+    return any(contains(question, name) for name in EXAMPLE_NAMES)
+
+
+def near_duplicate(question: str, kept: list[set[str]]) -> bool:
+    words = content_words(question)
+    return any(words and other and len(words & other) >= NEAR_DUPLICATE * min(len(words), len(other))
+               for other in kept)
+
+
+@dataclass
+class Drafted:
+    item: dict | None
+    reason: str = ""  # why nothing was kept ("" when kept)
+    reply: str = ""
+
+
+@dataclass
+class DraftChecks:
+    """What a kept item must not repeat: the questions and quote spans kept so far."""
+    questions: list[set[str]] = field(default_factory=list)
+    spans: set[tuple[str, int, int]] = field(default_factory=set)
+
+    def add(self, item: dict) -> None:
+        self.questions.append(content_words(item["question"]))
+        self.spans.add((item["sources"][0], item["quote_start"], item["quote_end"]))
+
+
+def round_trip(pipeline, question: str, source: str, start: int, end: int) -> bool:
+    """True when retrieval's top ROUND_TRIP_K chunks for the question include one holding the quote's span."""
+    for hit in pipeline.retriever.retrieve(question)[:ROUND_TRIP_K]:
+        meta = hit.node.metadata
+        if meta.get("source") == source and int(meta["start"]) < end and start < int(meta["end"]):
+            return True
+    return False
+
+
+def check_answerable(reply: str, passage: DraftPassage, pipeline, checks: DraftChecks) -> Drafted:
+    """Parse a drafted question/answer/quote and run every check; the item, or the first check it failed."""
+    got = parse_fields(reply)
+    question, answer, quote = got.get("question", ""), got.get("answer", ""), got.get("quote", "")
+    if not (question and answer and quote) or not question.rstrip().endswith("?"):
+        return Drafted(None, "the reply is not a question, answer and quote", reply)
+    if copies_example(question):
+        return Drafted(None, "the question copies the prompt's example", reply)
+    if len(answer.split()) > MAX_ANSWER_WORDS:
+        return Drafted(None, "the answer is too long", reply)
+    span = locate_quote(quote, passage)
+    if span is None:
+        return Drafted(None, "the quote is not verbatim in the passage", reply)
+    quote = pipeline.document(passage.file_hash)[0][span[0]:span[1]]
+    if not contains(quote, answer):
+        return Drafted(None, "the answer is not in the quote", reply)
+    if contains(question, answer):
+        return Drafted(None, "the question gives its answer away", reply)
+    if (passage.source, *span) in checks.spans or near_duplicate(question, checks.questions):
+        return Drafted(None, "a near-duplicate of a kept item", reply)
+    if not round_trip(pipeline, question, passage.source, *span):
+        return Drafted(None, f"retrieval does not rank the passage in its top {ROUND_TRIP_K}", reply)
+    item = {"question": question, "answers": [answer], "sources": [passage.source], "quotes": [quote],
+            "type": question_type(question), "history": [], "drafted": True, "quote_start": span[0],
+            "quote_end": span[1], "passage": {"start": passage.start, "end": passage.end, "text": passage.text}}
+    return Drafted(item, "", reply)
+
+
+def absent_everywhere(term: str, texts) -> bool:
+    """True when no document text holds the term as whole words (case and punctuation ignored)."""
+    return not any(contains(text, term) for text in texts)
+
+
+def check_unanswerable(reply: str, passage: DraftPassage, texts, checks: DraftChecks) -> Drafted:
+    """A question near the passage whose missing thing is named in it and found in no document."""
+    got = parse_fields(reply)
+    question, missing = got.get("question", ""), got.get("missing", "")
+    if not (question and missing) or not question.rstrip().endswith("?") or len(missing.split()) > 4:
+        return Drafted(None, "the reply is not a question and its missing thing", reply)
+    if copies_example(question):
+        return Drafted(None, "the question copies the prompt's example", reply)
+    if not contains(question, missing):
+        return Drafted(None, "the missing thing is not named in the question", reply)
+    if not absent_everywhere(missing, texts):
+        return Drafted(None, "the documents do mention the missing thing", reply)
+    if near_duplicate(question, checks.questions):
+        return Drafted(None, "a near-duplicate of a kept item", reply)
+    item = {"question": question, "answers": [], "sources": [passage.source], "quotes": [], "type": "unanswerable",
+            "history": [], "drafted": True, "missing": missing,
+            "passage": {"start": passage.start, "end": passage.end, "text": passage.text}}
+    return Drafted(item, "", reply)
+
+
+def answer_round_trip(llm, drafted: Drafted, passage: DraftPassage) -> Drafted:
+    """The second round trip: the model answers the drafted question from the passage alone, as the engine asks it,
+    and that answer must contain the drafted one; it is kept with the item (`generated_answer`)."""
+    item = drafted.item
+    messages = answer_messages(item["question"], [Passage(passage.header, passage.text)], llm.small_model)
+    answer = _MARKER.sub("", "".join(llm.stream(messages, MAX_ANSWER_TOKENS))).strip()
+    if not contains(answer, item["answers"][0]):
+        return Drafted(None, "the model's answer from the passage lacks the drafted answer", drafted.reply)
+    return Drafted({**item, "generated_answer": answer}, "", drafted.reply)
+
+
+def draft_one(llm, pipeline, passage: DraftPassage, kind: str, checks: DraftChecks, texts=(),
+              round_trip_answer: bool = False) -> Drafted:
+    """Ask the model for one item of `kind` (factoid, how, why or unanswerable) from the passage and check it;
+    round_trip_answer: also have the model answer it from the passage (training data for the evidence judge)."""
+    if kind == "unanswerable":
+        reply = "".join(llm.stream(unanswerable_messages(passage.header, passage.text), MAX_DRAFT_TOKENS))
+        return check_unanswerable(reply, passage, texts, checks)
+    reply = "".join(llm.stream(draft_messages(passage.header, passage.text, kind), MAX_DRAFT_TOKENS))
+    drafted = check_answerable(reply, passage, pipeline, checks)
+    return answer_round_trip(llm, drafted, passage) if drafted.item and round_trip_answer else drafted
