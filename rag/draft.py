@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rag.chunking import sentence_spans
 from rag.draft_passages import DraftPassage
 from rag.prompts import EXAMPLE_NAMES, Passage, answer_messages, draft_messages, unanswerable_messages
 from rag.text import content_words
@@ -60,6 +61,15 @@ def locate_quote(quote: str, passage: DraftPassage) -> tuple[int, int] | None:
     words = [re.escape(w) for w in quote.rstrip(".").split()]
     match = re.search(r"\s+".join(words), passage.text) if words else None
     return (passage.start + match.start(), passage.start + match.end()) if match else None
+
+
+def sentence_holding(answer: str, passage: DraftPassage) -> tuple[int, int] | None:
+    """Absolute (start, end) of the one sentence of the passage that holds the answer, else None."""
+    holding = [(start, end) for start, end in sentence_spans(passage.text) if contains(passage.text[start:end], answer)]
+    if len(holding) != 1:
+        return None
+    start, end = holding[0]
+    return passage.start + start, passage.start + end
 
 
 def question_type(question: str) -> str:
@@ -119,12 +129,17 @@ def check_answerable(reply: str, passage: DraftPassage, pipeline, checks: DraftC
         return Drafted(None, "the question copies the prompt's example", reply)
     if len(answer.split()) > MAX_ANSWER_WORDS:
         return Drafted(None, "the answer is too long", reply)
+    document = pipeline.document(passage.file_hash)[0]
     span = locate_quote(quote, passage)
-    if span is None:
-        return Drafted(None, "the quote is not verbatim in the passage", reply)
-    quote = pipeline.document(passage.file_hash)[0][span[0]:span[1]]
-    if not contains(quote, answer):
-        return Drafted(None, "the answer is not in the quote", reply)
+    if span is None or not contains(document[span[0]:span[1]], answer):
+        # the model's quote is off (not verbatim, or not the sentence holding the answer): the passage's own
+        # sentence that holds the answer is the quote, when exactly one does
+        rescued = sentence_holding(answer, passage)
+        if rescued is None:
+            return Drafted(None, "the quote is not verbatim in the passage" if span is None
+                           else "the answer is not in the quote", reply)
+        span = rescued
+    quote = document[span[0]:span[1]]
     if contains(question, answer):
         return Drafted(None, "the question gives its answer away", reply)
     if (passage.source, *span) in checks.spans or near_duplicate(question, checks.questions):
