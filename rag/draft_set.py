@@ -60,7 +60,8 @@ def _write_whole(out: Path, items: list[dict]) -> None:
 
 def draft_set(pipeline, llm, n: int, out: Path, unanswerable_share: float = 0.1, seed: int = 0,
               on_attempt: Callable[[DraftReport, dict | None], None] | None = None,
-              should_stop: Callable[[], bool] | None = None, round_trip_answer: bool = False) -> DraftReport:
+              should_stop: Callable[[], bool] | None = None, round_trip_answer: bool = False,
+              kinds: tuple[str, ...] = KINDS) -> DraftReport:
     """Draft until n items are kept (or the passages run out); see the module docstring. on_attempt is called after
     each attempt with the report so far and the item kept (None if none); should_stop() ends the run early, the
     partial log kept for a later resume."""
@@ -90,7 +91,7 @@ def draft_set(pipeline, llm, n: int, out: Path, unanswerable_share: float = 0.1,
             unanswerable = sum(not item["answers"] for item in items)
             # every period-th try asks for an unanswerable question while they are short: they fail more often
             turn = period and report.tried % period == period - 1 and unanswerable < wanted_unanswerable
-            kind = "unanswerable" if turn else KINDS[report.tried % len(KINDS)]
+            kind = "unanswerable" if turn else kinds[report.tried % len(kinds)]
             result = draft_one(llm, pipeline, passage, kind, checks, texts, round_trip_answer)
             report.tried += 1
             if result.item:
