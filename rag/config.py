@@ -43,12 +43,19 @@ class Settings(BaseSettings):
     # generator: "default" (bundled 1.5B), "fast" (bundled 0.5B) or an OpenAI-compatible server URL
     model: str = "default"
     model_name: str = "local"  # the model id sent to an OpenAI-compatible server
+    # a bundled model's weights: "q4_k_m" (the shipped file), or "q8_0" / "q4_0" requantized from it by
+    # `python -m rag models` (llama.cpp's CPU kernels differ by format: bench/formats.py)
+    weights: str = Field("q4_k_m", pattern="^(q4_k_m|q8_0|q4_0)$")
     n_threads: int = Field(2, ge=1, le=256)
     n_ctx: int = Field(4096, ge=512, le=131072)
     max_tokens: int = Field(256, ge=16, le=4096)
     # the judge's yes/no questions to the model: "auto" asks those its fitted weights use (rag/judge_weights.json),
     # "all" asks every one (an eval run whose records evals/fit_judge.py fits on), "none" asks none
     judge_probes: str = Field("auto", pattern="^(auto|all|none)$")
+    # "trained": the evidence judge trained here (rag/judge_model) ranks the passages, refuses when none answers and
+    # checks each answer sentence; "rules": the hand rules alone (rag/wellformed.py, rag/cite.py), as before it
+    judge: str = Field("trained", pattern="^(trained|rules)$")
+    judge_rerank: bool = True  # the trained judge orders the passages (False: retrieval's order, for ablations)
 
     # chunking and retrieval (chosen by measurement, see README "Retrieval")
     chunk_size: int = Field(128, ge=32, le=2048)  # tokens

