@@ -23,7 +23,9 @@ from rag.text import content_words
 
 ROUND_TRIP_K = 3
 NEAR_DUPLICATE = 0.6  # share of content words two questions have in common (of the smaller) above which one goes
-MAX_ANSWER_WORDS = 12
+MAX_ANSWER_WORDS = 25
+KEY_TERM_SHARE = 0.8
+MAX_KEY_TERMS = 3
 MAX_DRAFT_TOKENS = 120
 MAX_ANSWER_TOKENS = 96
 _MARKER = re.compile(r"\s*\[[^\]]*\]")
@@ -43,10 +45,14 @@ def contains(haystack: str, needle: str) -> bool:
 
 
 def parse_fields(reply: str) -> dict[str, str]:
-    """The labelled lines of a reply: "Question: A?\\nAnswer: B" -> {"question": "A?", "answer": "B"}"""
+    """The labelled lines of a reply: "Question: A?\\nAnswer: B" -> {"question": "A?", "answer": "B"}; a first line
+    that is a question without its label counts as the question ("Why A?\\nAnswer: B")."""
     found: dict[str, str] = {}
     for label, value in _LINE.findall(reply):
         found.setdefault(label.lower(), value.strip().strip('"“”').strip())
+    first = reply.strip().splitlines()[0].strip() if reply.strip() else ""
+    if "question" not in found and first.endswith("?") and not _LINE.match(first):
+        found["question"] = first
     return found
 
 
@@ -61,6 +67,20 @@ def locate_quote(quote: str, passage: DraftPassage) -> tuple[int, int] | None:
     words = [re.escape(w) for w in quote.rstrip(".").split()]
     match = re.search(r"\s+".join(words), passage.text) if words else None
     return (passage.start + match.start(), passage.start + match.end()) if match else None
+
+
+def key_terms(answer: str, quote: str) -> list[list[str]] | None:
+    """For an answer that paraphrases its quote: the longest words of the answer that the quote holds, each a
+    key-term group the eval grades by (evals/metrics.py), when the quote holds at least KEY_TERM_SHARE of the
+    answer's content words; else None.
+    Example: key_terms("It is started when a subnet becomes reachable.", "This script is started when a subnet
+    becomes reachable.") -> [["reachable"], ["started"], ["becomes"]]"""
+    asked = content_words(answer)
+    if len(asked) < 2 or len(asked & content_words(quote)) < KEY_TERM_SHARE * len(asked):
+        return None
+    held = [w for w in dict.fromkeys(plain(answer).split()) if content_words(w) and content_words(w) <= asked
+            and contains(quote, w)]
+    return [[w] for w in sorted(held, key=len, reverse=True)[:MAX_KEY_TERMS]] or None
 
 
 def sentence_holding(answer: str, passage: DraftPassage) -> tuple[int, int] | None:
@@ -131,7 +151,10 @@ def check_answerable(reply: str, passage: DraftPassage, pipeline, checks: DraftC
         return Drafted(None, "the answer is too long", reply)
     document = pipeline.document(passage.file_hash)[0]
     span = locate_quote(quote, passage)
-    if span is None or not contains(document[span[0]:span[1]], answer):
+    terms = None
+    if span is not None and not contains(document[span[0]:span[1]], answer):
+        terms = key_terms(answer, document[span[0]:span[1]])  # a paraphrase: graded by its words in the quote
+    if span is None or not (contains(document[span[0]:span[1]], answer) or terms):
         # the model's quote is off (not verbatim, or not the sentence holding the answer): the passage's own
         # sentence that holds the answer is the quote, when exactly one does
         rescued = sentence_holding(answer, passage)
@@ -147,6 +170,7 @@ def check_answerable(reply: str, passage: DraftPassage, pipeline, checks: DraftC
     if not round_trip(pipeline, question, passage.source, *span):
         return Drafted(None, f"retrieval does not rank the passage in its top {ROUND_TRIP_K}", reply)
     item = {"question": question, "answers": [answer], "sources": [passage.source], "quotes": [quote],
+            **({"key_terms": terms} if terms and not contains(quote, answer) else {}),
             "type": question_type(question), "history": [], "drafted": True, "quote_start": span[0],
             "quote_end": span[1], "passage": {"start": passage.start, "end": passage.end, "text": passage.text}}
     return Drafted(item, "", reply)

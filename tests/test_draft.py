@@ -11,7 +11,8 @@ import pytest
 from conftest import SEEDS
 from scripted_llm import ScriptedLLM
 
-from rag.draft import DraftChecks, check_answerable, check_unanswerable, contains, locate_quote, parse_fields, question_type
+from rag.draft import (DraftChecks, check_answerable, check_unanswerable, contains, key_terms, locate_quote, parse_fields,
+                       question_type)
 from rag.draft_passages import DraftPassage, document_passages, spread_passages
 from rag.draft_set import draft_set
 from rag.errors import BadInputError, RagError
@@ -38,7 +39,14 @@ def quote_of(passage: DraftPassage) -> str:
 def test_labelled_lines_parse_and_garbage_does_not():
     assert parse_fields("Question: Why?\nAnswer: because\nQuote: \"It was.\"") == \
         {"question": "Why?", "answer": "because", "quote": "It was."}
-    assert parse_fields("What is the name of the program, option, or thing?") == {}
+    assert parse_fields("I cannot help with that.") == {}
+    assert parse_fields("Why is it on?\nAnswer: because") == {"question": "Why is it on?", "answer": "because"}
+
+
+def test_a_paraphrased_answer_is_graded_by_its_words_in_the_quote():
+    quote = "This script is started when a subnet becomes reachable."
+    assert key_terms("It is started when a subnet becomes reachable.", quote) == [["reachable"], ["started"], ["becomes"]]
+    assert key_terms("It runs at boot from cron.", quote) is None
 
 
 def test_a_quote_is_found_verbatim_or_with_other_spacing_and_its_offsets_index_the_document():
