@@ -18,6 +18,8 @@ from rag.config import BUNDLED_MODELS, Settings, load_settings
 from rag.errors import BadInputError, RagError
 from rag.readers import READERS
 from rag.ui.conversation import Conversation
+from rag.ui.draft_run import COLUMNS, REPORT_COLUMNS, run_kept
+from rag.ui.drafts import MOST, Drafts
 from rag.ui.feedback import append_feedback
 from rag.ui.render import EMPTY_PANEL, documents_table
 from rag.ui.uploads import remove_document, save_upload
@@ -60,6 +62,14 @@ def _layout(gr, settings: Settings) -> SimpleNamespace:
         with gr.Row():
             ui.remove_choice = gr.Dropdown([], label="Remove a document", scale=3, allow_custom_value=True)
             ui.remove = gr.Button("Remove", variant="stop", scale=1, min_width=80)
+    with gr.Tab("Chat"):
+        _chat_layout(gr, ui)
+    with gr.Tab("Test my documents"):
+        _drafts_layout(gr, ui)
+    return ui
+
+
+def _chat_layout(gr, ui: SimpleNamespace) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             ui.chatbot = gr.Chatbot(elem_id="chat", label="Chat", render_markdown=False, sanitize_html=True,
@@ -75,7 +85,29 @@ def _layout(gr, settings: Settings) -> SimpleNamespace:
             gr.Markdown("### Evidence")
             ui.evidence = gr.HTML(EMPTY_PANEL, label="evidence", elem_id="evidence", js_on_load=None)
             ui.record = gr.JSON(label="record", visible=False)
-    return ui
+
+
+def _drafts_layout(gr, ui: SimpleNamespace) -> None:
+    gr.Markdown("Draft test questions from your documents with the model chosen in the sidebar, check and edit them, "
+                "then see how the chat answers them. Drafting and chat questions take turns on the model.")
+    with gr.Row(equal_height=True):
+        ui.draft_n = gr.Number(20, precision=0, label=f"Questions to draft (1-{MOST})", scale=2)
+        ui.draft = gr.Button("Draft questions", variant="primary", scale=1)
+        ui.draft_stop = gr.Button("Stop", variant="stop", scale=1)
+    ui.draft_status = gr.Textbox(label="Drafting", interactive=False, elem_id="draft-status")
+    ui.draft_timer = gr.Timer(1.0, active=False)
+    ui.drafts = gr.Dataframe(headers=COLUMNS, datatype=["bool", *["str"] * (len(COLUMNS) - 1)], type="array",
+                             interactive=True, static_columns=[3, 4, 5, 6], wrap=True, elem_id="drafts",
+                             label="Drafted questions: untick keep to leave one out; edit a question or an answer "
+                                   "(alternatives: a | b; empty: not in the documents)")
+    ui.draft_record = gr.JSON(label="draft record", visible=False)
+    ui.run_drafts = gr.Button("Run the kept questions", variant="primary")
+    ui.run_summary = gr.Textbox(label="Report", lines=2, interactive=False, elem_id="run-summary")
+    with gr.Row(equal_height=False):
+        ui.run_rows = gr.Dataframe(headers=REPORT_COLUMNS, type="array", interactive=False, wrap=True, scale=3,
+                                   label="Each question")
+        ui.run_plot = gr.Image(label="Accuracy by question type", interactive=False, scale=2)
+    ui.run_record = gr.JSON(label="run record", visible=False)
 
 
 def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Settings) -> None:
@@ -168,6 +200,29 @@ def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Setting
     ui.show_evidence.change(lambda show: gr.Column(visible=show), ui.show_evidence, ui.evidence_column,
                             api_visibility="private", queue=False)
     demo.load(documents, None, [ui.documents, ui.remove_choice], api_visibility="private", queue=False)
+    _wire_drafts(gr, demo, ui, engines, Drafts(engines, Path(settings.data_dir) / "drafts"))
+
+
+def _wire_drafts(gr, demo, ui: SimpleNamespace, engines: WarmEngines, drafts: Drafts) -> None:
+    def draft(n: float | None, model: str):
+        line, started = drafts.start(n, model)
+        return line, gr.Timer(active=started)
+
+    def draft_status():
+        line, rows, record = drafts.progress()
+        return line, rows, record, gr.Timer(active=record["running"])
+
+    def run(rows: list[list], model: str):
+        for view in run_kept(engines, model, rows, drafts.stem()):
+            yield view.summary, view.rows, view.plot, view.record
+
+    ui.draft.click(draft, [ui.draft_n, ui.model], [ui.draft_status, ui.draft_timer], api_name="draft", queue=False)
+    ui.draft_stop.click(drafts.stop, None, ui.draft_status, api_name="stop_drafts", queue=False)
+    draft_outputs = [ui.draft_status, ui.drafts, ui.draft_record, ui.draft_timer]
+    ui.draft_timer.tick(draft_status, None, draft_outputs, api_name="draft_status", queue=False, show_progress="hidden")
+    demo.load(draft_status, None, draft_outputs, api_visibility="private", queue=False)  # a reloaded page follows along
+    ui.run_drafts.click(run, [ui.drafts, ui.model], [ui.run_summary, ui.run_rows, ui.run_plot, ui.run_record],
+                        api_name="run_drafts", concurrency_id="run_drafts")
 
 
 def _status_html(text: str) -> str:

@@ -149,7 +149,10 @@ def check_answerable(reply: str, passage: DraftPassage, pipeline, checks: DraftC
         return Drafted(None, "the question copies the prompt's example", reply)
     if len(answer.split()) > MAX_ANSWER_WORDS:
         return Drafted(None, "the answer is too long", reply)
-    document = pipeline.document(passage.file_hash)[0]
+    known = pipeline.document(passage.file_hash)
+    if known is None:
+        return Drafted(None, "the document was removed while drafting", reply)
+    document = known[0]
     span = locate_quote(quote, passage)
     terms = None
     if span is not None and not contains(document[span[0]:span[1]], answer):
