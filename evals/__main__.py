@@ -173,7 +173,9 @@ def _run(args, command: str) -> int:
 
         records = {"ours": list(retrieval_records(pipeline, items, settings.evidence_k, progress=not args.quiet))}
         spans = {item.id: gold_spans(item, settings.seeds_dir) for item in items}
-        summaries = {"ours": summarise_retrieval(items, records["ours"], spans, MIN_EVIDENCE_SCORE)}
+        judge = pipeline.judge
+        summaries = {"ours": summarise_retrieval(items, records["ours"], spans, MIN_EVIDENCE_SCORE,
+                                                 judge.threshold("answerable", 0.0) if judge else None)}
         figures = plots.retrieval_plots(summaries["ours"], args.out)
     else:
         records = run_answers(args, settings, pipeline, items)

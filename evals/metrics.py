@@ -224,3 +224,13 @@ def quote_exactness(citations: Sequence[Mapping], texts: Mapping[str, str]) -> f
                              {"a.txt": "Blinken met Xi on Monday."}) -> 0.5
     """
     return rate([quote_is_exact(c, texts) for c in citations])
+
+
+def auc(scores: list[float], labels: list[int]) -> float | None:
+    """Area under the ROC curve (ties count half): auc([0.9, 0.2, 0.6], [1, 0, 0]) -> 1.0"""
+    positives = [s for s, y in zip(scores, labels) if y]
+    negatives = [s for s, y in zip(scores, labels) if not y]
+    if not positives or not negatives:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))

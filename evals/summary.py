@@ -87,16 +87,22 @@ def overlaps(evidence: Mapping, spans: Sequence[tuple[str, int, int]]) -> bool:
     return any(evidence["source"] == s and evidence["start"] < e and b < evidence["end"] for s, b, e in spans)
 
 
-def score_retrieval(item: Item, record: Mapping, spans: Sequence[tuple[str, int, int]], min_score: float) -> dict:
-    """Per-item retrieval scores: source hits, evidence overlap with a gold quote, and whether the engine's
-    evidence gate (best evidence score below min_score) would refuse before asking the model."""
+def score_retrieval(item: Item, record: Mapping, spans: Sequence[tuple[str, int, int]], min_score: float,
+                    min_answer_score: float | None = None) -> dict:
+    """Per-item retrieval scores: source hits, evidence overlap with a gold quote, the trained judge's best score
+    that a passage answers, and whether the engine's gates (best evidence score below min_score; with the judge,
+    its best score below min_answer_score) would refuse before asking the model."""
     retrieved, evidence = record.get("retrieved") or [], record.get("evidence") or []
+    judged = [e["answer_score"] for e in evidence if e.get("answer_score") is not None]
+    best = max(judged) if judged else None
     return {
         "id": item.id, "type": item.type, "answerable": item.answerable,
         **{f"hit@{k}": m.hit_at_k(retrieved, item.sources, k) if item.answerable else None for k in HIT_KS},
         "rr": m.reciprocal_rank(retrieved, item.sources) if item.answerable else None,
         "evidence_hit": any(overlaps(e, spans) for e in evidence) if item.answerable else None,
-        "gated": not evidence or evidence[0]["score"] < min_score,
+        "gated": not evidence or max(e["score"] for e in evidence) < min_score
+                 or (best is not None and min_answer_score is not None and best < min_answer_score),
+        "answer_score": best,
         "retrieval_s": record.get("retrieval_s"),
     }
 
@@ -112,6 +118,9 @@ def aggregate_retrieval(scores: Sequence[Mapping]) -> dict:
     _proportion(out, "evidence_hit", [s["evidence_hit"] for s in answerable])
     _proportion(out, "gate_refusal_rate", [s["gated"] for s in unanswerable])
     _proportion(out, "gate_false_refusal_rate", [s["gated"] for s in answerable])
+    judged = [s for s in scores if s.get("answer_score") is not None]
+    if judged:  # the trained judge: how well its best passage score tells answerable from unanswerable
+        out["judge_auc"] = m.auc([s["answer_score"] for s in judged], [int(s["answerable"]) for s in judged])
     out["retrieval_p50_s"] = m.percentile((s["retrieval_s"] for s in scores), 0.5)
     out["retrieval_p95_s"] = m.percentile((s["retrieval_s"] for s in scores), 0.95)
     return out
@@ -133,8 +142,8 @@ def summarise_answers(items: Sequence[Item], records: Sequence[Mapping], texts: 
 
 
 def summarise_retrieval(items: Sequence[Item], records: Sequence[Mapping],
-                        spans: Mapping[str, list], min_score: float) -> dict:
+                        spans: Mapping[str, list], min_score: float, min_answer_score: float | None = None) -> dict:
     """The same shape as summarise_answers, for a retrieval-only pass (spans: item id -> gold quote spans)."""
     by_id = {item.id: item for item in items}
-    scores = [score_retrieval(by_id[r["id"]], r, spans[r["id"]], min_score) for r in records]
+    scores = [score_retrieval(by_id[r["id"]], r, spans[r["id"]], min_score, min_answer_score) for r in records]
     return {"overall": aggregate_retrieval(scores), "by_type": by_type(scores, aggregate_retrieval), "scores": scores}

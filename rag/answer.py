@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rag.cite import Citation, Claim, citations_for, grounding, render_answer, split_markers, verify
 from rag.errors import BadInputError
 from rag.evidence import Evidence
+from rag.evidence_judge import passage_input
 from rag.followup import standalone_question
 from rag.judge import Judgement, judge, load_weights
 from rag.llm import Generation
@@ -73,6 +74,10 @@ class Answer:
             "ttft_s": None if self.ttft_s is None else round(self.ttft_s, 3), "judge_s": round(self.judge_s, 3),
             "total_s": round(self.total_s, 3), "generated_tokens": self.generated_tokens,
             "new_prompt_tokens": self.new_prompt_tokens,
+            "passages": [{"source": e.source, "start": e.start, "end": e.end, "score": e.score,
+                          "answer_score": e.answer_score} for e in self.evidence],
+            "claims": [{"sentence": c.sentence, "cited": list(c.cited), "supported": c.supported, "judged": c.judged}
+                       for c in self.claims],
         }
 
 
@@ -130,9 +135,10 @@ class Engine:
         evidence = self.pipeline.evidence(standalone.search, k=evidence_k)
         result = Answer(REFUSAL, True, [], 0.0, standalone.question, evidence, rewrite=standalone.reason)
         result.rewrite_s, result.evidence_s = rewritten - began, time.perf_counter() - began
-        if not evidence or evidence[0].score < MIN_EVIDENCE_SCORE:
+        unanswered = self._unanswered(evidence)
+        if unanswered:
             yield Found(evidence, standalone.question)
-            result.refusal_reason = "no relevant evidence"
+            result.refusal_reason = unanswered
             result.total_s = time.perf_counter() - began
             yield result
             return
@@ -160,10 +166,35 @@ class Engine:
         result.total_s = time.perf_counter() - began
         yield result
 
+    def _unanswered(self, evidence: list[Evidence]) -> str | None:
+        """Why no model call is worth making: nothing relevant found, or no passage the trained judge thinks answers
+        the question (its threshold calibrated on the eval sets' dev split); None to go on."""
+        if not evidence or max(e.score for e in evidence) < MIN_EVIDENCE_SCORE:
+            return "no relevant evidence"
+        judge = self.pipeline.judge
+        best = max((e.answer_score for e in evidence if e.answer_score is not None), default=None)
+        if judge is not None and best is not None and best < judge.threshold("answerable", 0.0):
+            return f"no passage answers the question (judge {best:.2f} < {judge.threshold('answerable'):.2f})"
+        return None
+
     def ask(self, question: str, history: list[dict] | None = None, evidence_k: int | None = None) -> Answer:
         """Run stream() to the end and return the final Answer."""
         *_, final = self.stream(question, history, evidence_k)
         return final
+
+    def _claim_check(self, claims: list[Claim], evidence: list[Evidence]) -> list[Claim]:
+        """Each sentence scored by the trained judge against the passages it cites (all of them when it cites none);
+        one below the judge's "supported" threshold counts as unsupported, whatever the word rules said."""
+        judge = self.pipeline.judge
+        if judge is None or not claims:
+            return claims
+        checked = []
+        for claim in claims:
+            passages = [evidence[n - 1] for n in claim.cited] or evidence
+            score = max(judge.supports(claim.sentence, [passage_input(e.header(), e.text) for e in passages]))
+            keep = claim.supported and score >= judge.threshold("supported", 0.0)
+            checked.append(replace(claim, supported=keep, judged=round(score, 4)))
+        return checked
 
     def _judge(self, result: Answer, draft: str, messages: list[dict], info: Generation) -> None:
         """Cite and verify the draft, then let the judge decide whether it is shown or withheld."""
@@ -179,6 +210,7 @@ class Engine:
         if loose and len(loose) == len(result.claims):
             flags.append("a sentence stops where the answer should stand")
         result.claims = [Claim(c.sentence, c.cited, c.support, c.supported and c not in loose) for c in result.claims]
+        result.claims = self._claim_check(result.claims, result.evidence)
         if contradicts([c.sentence for c in result.claims], result.standalone_question):
             flags.append("the answer takes back its own yes")
         if says_not_answered(draft):
@@ -186,6 +218,10 @@ class Engine:
         result.grounding = grounding(result.claims)
         signals = {"grounding": result.grounding, "evidence_score": result.evidence[0].score if result.evidence else 0.0,
                    "claims": float(len(result.claims)), "finish_repeat": float(info.finish == "repeat")}
+        judged = [c.judged for c in result.claims if c.judged is not None]
+        if judged:
+            signals["claim_min"], signals["claim_mean"] = min(judged), sum(judged) / len(judged)
+            signals["best_passage"] = max((e.answer_score or 0.0) for e in result.evidence)
         if info.logprobs:
             signals["mean_logprob"] = sum(info.logprobs) / len(info.logprobs)
             signals["min_logprob"] = min(info.logprobs)
@@ -201,4 +237,6 @@ class Engine:
             result.refusal_reason = "; ".join(r for r in result.judge.reasons if not r.startswith("dropped"))
             return
         result.citations = citations_for(result.claims, result.evidence, result.standalone_question)
-        result.answer, result.refused = render_answer(result.claims), False
+        # with the trained judge an unsupported sentence is dropped from the answer, not shown without a marker
+        shown = [c for c in result.claims if c.supported] if self.pipeline.judge is not None else result.claims
+        result.answer, result.refused = render_answer(shown), False

@@ -45,6 +45,7 @@ class Evidence:
     section: str = ""
     date: str = ""
     parts: tuple[tuple[int, int], ...] = field(default=(), compare=False)  # the units inside, absolute offsets
+    answer_score: float | None = field(default=None, compare=False)  # the trained judge's P(it answers), if asked
 
     def header(self) -> str:
         """Where the passage comes from, as the model and the evidence panel show it: "Guide > Ports, 2024-04-25"
@@ -62,7 +63,7 @@ class Evidence:
     def public(self) -> dict:
         """The fields a user or a JSON consumer sees."""
         return {"source": self.source, "text": self.text, "start": self.start, "end": self.end, "score": self.score,
-                "title": self.title, "section": self.section, "date": self.date}
+                "answer_score": self.answer_score, "title": self.title, "section": self.section, "date": self.date}
 
 
 def _cut(text: str, limit: int) -> str:

@@ -16,6 +16,7 @@ from rag.evidence import Evidence, SentenceVectors, select_evidence
 from rag.ingest import IndexSummary, index_folder
 from rag.models import load_embedder
 from rag.outline import Outline
+from rag.rerank import POOL_FACTOR, judged, rerank
 from rag.retrieve import ChunkRetriever
 from rag.store import ChunkStore
 
@@ -26,7 +27,7 @@ DOCUMENTS_CACHED = 64  # texts and outlines kept in memory: the documents recent
 class Pipeline:
     """Each part is built on first use unless given: tests and tools pass a loaded embedder or a store to share."""
 
-    def __init__(self, settings: Settings, embedder=None, store: ChunkStore | None = None):
+    def __init__(self, settings: Settings, embedder=None, store: ChunkStore | None = None, judge=None):
         self.settings = settings
         self._embedder = embedder
         self._store = store
@@ -34,6 +35,7 @@ class Pipeline:
         self._lock = threading.Lock()  # Chroma and the embedder are shared by UI threads
         self._seen_version: str | None = None  # the store's version when this process last read or wrote it
         self._documents: OrderedDict[str, tuple[str, Outline] | None] = OrderedDict()
+        self._judge = judge
 
     @property
     def store(self) -> ChunkStore:
@@ -52,6 +54,15 @@ class Pipeline:
         if self._retriever is None:
             self._retriever = ChunkRetriever(self.settings, self.store, self.embedder)
         return self._retriever
+
+    @property
+    def judge(self):
+        """The trained evidence judge (rag/evidence_judge.py), or None when settings.judge is "rules"."""
+        if self._judge is None and self.settings.judge == "trained":
+            from rag.evidence_judge import EvidenceJudge
+
+            self._judge = EvidenceJudge.load(n_threads=self.settings.n_threads)
+        return self._judge
 
     def reset(self) -> None:
         """Forget the retriever (its dense index and BM25), so the next search rebuilds them on the current store."""
@@ -85,11 +96,18 @@ class Pipeline:
 
     def select(self, question: str, chunks: list, k: int | None = None, window: str | None = None,
                budget_chars: int | None = None) -> list[Evidence]:
-        """The evidence passages of already retrieved chunks (see evidence())."""
+        """The evidence passages of already retrieved chunks (see evidence()); with the trained judge, a pool
+        POOL_FACTOR times larger is selected and the judge picks from it (rag/rerank.py)."""
         budget = budget_chars if budget_chars is not None else CHARS_PER_TOKEN * self.settings.evidence_tokens
-        return select_evidence(question, chunks, self.sentence_vectors, k or self.settings.evidence_k,
-                               documents=self.document, window=window or self.settings.evidence_window,
-                               budget_chars=budget)
+        k = k or self.settings.evidence_k
+        window = window or self.settings.evidence_window
+        if self.judge is None or not self.settings.judge_rerank:
+            found = select_evidence(question, chunks, self.sentence_vectors, k, documents=self.document, window=window,
+                                    budget_chars=budget)
+            return judged(question, found, self.judge) if self.judge is not None and found else found
+        pool = select_evidence(question, chunks, self.sentence_vectors, POOL_FACTOR * k, documents=self.document,
+                               window=window, budget_chars=POOL_FACTOR * budget)
+        return rerank(question, pool, self.judge, k, budget)
 
     def document(self, file_hash: str) -> tuple[str, Outline] | None:
         """A document's text as read and its outline, None when the index holds no outline for it (made elsewhere).

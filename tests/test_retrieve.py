@@ -98,7 +98,8 @@ def test_retrieve_cli_json(seeded_pipeline, capsys):
     code = main(["retrieve", "Why was the February trip called off?", "--json", "--seeds-dir", str(settings.seeds_dir),
                  "--index-dir", str(settings.index_dir)])
     items = json.loads(capsys.readouterr().out)
-    assert code == 0 and set(items[0]) == {"source", "text", "start", "end", "score", "title", "section", "date"}
+    assert code == 0 and set(items[0]) == {"source", "text", "start", "end", "score", "answer_score", "title",
+                                         "section", "date"}
     first = items[0]
     assert (settings.seeds_dir / first["source"]).read_text(encoding="utf-8")[first["start"]:first["end"]] == first["text"]
     # the balloon article: its date is in the caption's dateline, not in the sentence

@@ -8,7 +8,7 @@ import re
 
 from training.build_pairs import heldout_packages, term_name
 from training.perturb import names_in, negate, perturbations, swap_comparative, swap_name, swap_number
-from training.train_judge import auc
+from evals.metrics import auc
 
 
 def test_a_number_is_swapped_for_another():

@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 SEED = 20261203
 HELDOUT_SHARE = 0.25
 NEGATIVES_PER_QUESTION = 4
-CLAIM_PASSAGES_PER_DOCUMENT = 12
+CLAIM_PASSAGES_PER_DOCUMENT = 8
 ANSWER_CLAIM_COPIES = 3  # the model's own answers are the paraphrases the claim check meets: weighed up
 
 
@@ -185,6 +185,32 @@ def term_pairs(pipeline, record, rng: random.Random) -> list[dict]:
     return pairs
 
 
+def heading_pairs(pipeline, record, rng: random.Random) -> list[dict]:
+    """FAQ-style headings that are questions ("How can I use fetchmail with Microsoft Exchange?") against the first
+    passage under them (1) and the first passage under another such heading of the document (0): questions people
+    wrote, with the answer they wrote below."""
+    known = pipeline.document(record.file_hash)
+    if known is None:
+        return []
+    text, shape = known
+    block_of = {u.start: u.block for u in shape.units}
+    answered: dict[str, DraftPassage] = {}
+    for passage in document_passages(record.source, record.file_hash, text, shape):
+        path = shape.sections[block_of.get(passage.start, 0)]
+        heading = path.split(" > ")[-1].strip()
+        if heading.endswith("?") and len(heading.split()) >= 4:
+            answered.setdefault(heading, passage)
+    pairs = []
+    for heading, own in answered.items():
+        question = question_input(heading.lstrip("0123456789.SQ ").strip())
+        pairs.append(dict(a=question, b=passage_input(own.header, own.text), label=1, kind="faq"))
+        others = [p for h, p in answered.items() if h != heading]
+        if others:
+            other = rng.choice(others)
+            pairs.append(dict(a=question, b=passage_input(other.header, other.text), label=0, kind="faq_other"))
+    return pairs
+
+
 def build(pipeline, items: list[dict]) -> list[dict]:
     rng = random.Random(SEED)
     records = sorted(pipeline.store.manifest().values(), key=lambda r: r.source)
@@ -207,7 +233,7 @@ def build(pipeline, items: list[dict]) -> list[dict]:
         pairs += [{**pair, "task": "claim", "package": package_of(record.source)}
                   for pair in corpus_claims(pipeline, record, rng)]
         pairs += [{**pair, "task": "question", "package": package_of(record.source)}
-                  for pair in term_pairs(pipeline, record, rng)]
+                  for pair in term_pairs(pipeline, record, rng) + heading_pairs(pipeline, record, rng)]
     for pair in pairs:
         pair["split"] = "heldout" if pair["package"] in heldout else "train"
     return pairs
@@ -241,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
 
     pipeline = training_pipeline()
     items = [json.loads(line) for path in args.drafted for line in drafted_lines(path)]
+    # two drafting processes (other seeds) may have drafted from the same passage: the first item of a passage stays
+    items = list({(item["sources"][0], item["passage"]["start"]): item for item in reversed(items)}.values())[::-1]
     pairs = build(pipeline, items)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")

@@ -29,11 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="fast", help="default | fast (the generator that drafts)")
     parser.add_argument("--out", type=Path, default=HERE / "data" / "drafted.jsonl")
     parser.add_argument("--unanswerable", type=float, default=0.05)
+    parser.add_argument("--seed", type=int, default=1, help="the order passages are tried in (another seed for a "
+                        "second process beside the first: each llama.cpp thread on its own core)")
     args = parser.parse_args(argv)
     pipeline = training_pipeline(args.model)
     print(pipeline.index().describe())
     bar = tqdm(total=args.n, desc="drafting", unit="item")
-    report = draft_set(pipeline, load_llm(pipeline.settings), args.n, args.out, args.unanswerable, seed=1,
+    report = draft_set(pipeline, load_llm(pipeline.settings), args.n, args.out, args.unanswerable, seed=args.seed,
                        on_attempt=lambda report, item: (setattr(bar, "n", report.kept), bar.refresh()),
                        round_trip_answer=True, kinds=FACTOID_ONLY)
     bar.close()

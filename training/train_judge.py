@@ -16,21 +16,12 @@ import random
 import time
 from pathlib import Path
 
+from evals.metrics import auc
 from rag.evidence_judge import CARD, MAX_LENGTH, MODEL_DIR, WEIGHTS
 
 HERE = Path(__file__).resolve().parent
 SEED = 20261203
 COMMAND = "python -m training.train_judge"
-
-
-def auc(scores: list[float], labels: list[int]) -> float | None:
-    """Area under the ROC curve (ties count half): auc([0.9, 0.2, 0.6], [1, 0, 0]) -> 1.0"""
-    positives = [s for s, y in zip(scores, labels) if y]
-    negatives = [s for s, y in zip(scores, labels) if not y]
-    if not positives or not negatives:
-        return None
-    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
-    return wins / (len(positives) * len(negatives))
 
 
 def load_pairs(path: Path) -> list[dict]:
@@ -59,6 +50,36 @@ def save_fp16(model, folder: Path) -> str:
     tensors = {name: t.half() if t.is_floating_point() else t for name, t in load_file(str(weights)).items()}
     save_file(tensors, str(weights), metadata={"format": "pt"})
     return hashlib.sha256(weights.read_bytes()).hexdigest()
+
+
+MODEL_CARD = """# The evidence judge (rag/judge_model)
+
+A cross-encoder that reads (question, passage) and (answer sentence, passage) pairs and gives the probability that
+the passage answers the question, or supports the sentence. The engine uses it to order the passages, to refuse
+before generating when no passage answers, and to check each sentence of an answer (rag/evidence_judge.py).
+
+- Base: {base_model}, 6 layers, 22.7M parameters; a new one-logit head. Stored in fp16 (sha256 `{sha256}`),
+  run in fp32 on the CPU. Input at most {max_length} tokens.
+- Trained here, on CPU: `{command}` ({train_seconds} s, {train_pairs} pairs, seed {seed}, {epochs} epoch(s), batch
+  {batch}, learning rate {learning_rate}, BinaryCrossEntropyLoss weighted to balance the labels).
+- Data: training/data/pairs.jsonl (sha256 `{pairs_sha256}`; statistics in training/data/STATS.md), made by
+  `python -m training.draft` and `python -m training.build_pairs` from the documentation of the Debian packages in
+  training/SOURCES.md (GPL, LGPL, BSD, MIT-style, Apache, MPL, PostgreSQL, Vim/OPL and GFDL-without-invariant-sections
+  licences: each package's licence is recorded in training/MANIFEST.json). No eval corpus was read.
+- Held out: every pair of the packages {heldout_packages} ({heldout_pairs} pairs), never trained on:
+  {heldout_lines}
+- Thresholds (chosen on the dev split of evals/qa.jsonl and evals/docs_qa.jsonl by evals/calibrate_judge.py, with
+  cross-validation; the eval sets' heldout split was not used): {thresholds}. Figures: docs/decisions.md.
+- Licence: the weights derive from all-MiniLM-L6-v2 (Apache-2.0) and are released under Apache-2.0.
+"""
+
+
+def write_card(folder: Path, card: dict) -> None:
+    lines = "; ".join(f"{task}: AUC {f['auc']}, accuracy at 0.5 {f['accuracy@0.5']} ({f['pairs']} pairs)"
+                      for task, f in card["heldout"].items())
+    (folder / "README.md").write_text(MODEL_CARD.format(**{**card, "heldout_lines": lines,
+                                                             "thresholds": card.get("thresholds") or "not yet"}),
+                                      encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     loss = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor((len(train) - positives) / max(positives, 1)))
     training_args = CrossEncoderTrainingArguments(
         output_dir=str(HERE / "out" / "judge-run"), num_train_epochs=args.epochs, per_device_train_batch_size=args.batch,
-        learning_rate=args.lr, warmup_ratio=0.1, seed=SEED, data_seed=SEED, logging_steps=25, save_strategy="no",
+        learning_rate=args.lr, warmup_steps=0.1, seed=SEED, data_seed=SEED, logging_steps=25, save_strategy="no",
         report_to="none", use_cpu=True, dataloader_num_workers=0, disable_tqdm=False)
     began = time.perf_counter()
     CrossEncoderTrainer(model=model, args=training_args, train_dataset=dataset, loss=loss).train()
@@ -113,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             "heldout_pairs": len(heldout), "heldout_packages": sorted({p["package"] for p in heldout}),
             "heldout": figures, "thresholds": old.get("thresholds", {}), "calibration": old.get("calibration", {})}
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    write_card(args.out, card)
     print(f"trained on {len(train)} pairs in {seconds:.0f} s; heldout packages: {json.dumps(figures)}; -> {args.out}")
     return 0
 

@@ -144,12 +144,24 @@ def evidence_panel(answer: Answer, question: str, turn: int, read: Callable[[Evi
         timing += f" · judge: answers the question {answer.judge.answers_question:.2f} ({answer.judge.source})"
     return (f'<div class="panel-head">Answer {turn + 1} {grounding_badge(answer)}</div>'
             f'<div class="panel-question">Q: {escape(question)}</div>{understood_html(question, answer)}{reason}'
-            f'<h4>{title}</h4><ol class="sources">{listed}</ol>{flagged}'
+            f'<h4>{title}</h4><ol class="sources">{listed}</ol>{flagged}{claims_html(answer)}'
             f'<div class="doc-views">{"".join(views)}</div><p class="timing">{timing}</p>')
 
 
 def _where(item: Evidence) -> str:
-    return f'<div class="where">{escape(item.header())}</div>' if item.header() else ""
+    score = (f' <span class="judge-score" title="the trained judge: how likely this passage answers the question">'
+             f'answers: {item.answer_score:.2f}</span>') if item.answer_score is not None else ""
+    return f'<div class="where">{escape(item.header())}{score}</div>' if item.header() or score else ""
+
+
+def claims_html(answer: Answer) -> str:
+    """Each answer sentence with the trained judge's score for its support (empty when the judge did not run)."""
+    judged = [claim for claim in answer.claims if claim.judged is not None]
+    if not judged:
+        return ""
+    rows = "".join(f'<li class="{"supported" if c.supported else "unsupported"}">{escape(c.sentence)} '
+                   f'<span class="judge-score">supported: {c.judged:.2f}</span></li>' for c in judged)
+    return f'<h4>Sentences checked by the judge</h4><ul class="claims">{rows}</ul>' 
 
 
 def found_panel(found: Found, question: str, turn: int, read: Callable[[Evidence], str | None]) -> str:

@@ -1,0 +1,97 @@
+"""The trained evidence judge: its shipped weights (checked by sha256), what it scores on real passages of the seed
+articles, and the engine using it (real retrieval and judge, scripted model): passages reordered by it, a question
+no passage answers refused before the model is asked, an unsupported sentence dropped, the scores in the record."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from scripted_llm import ScriptedLLM, passage_number
+
+from rag.answer import Engine
+from rag.errors import ModelMissingError
+from rag.evidence_judge import MODEL_DIR, EvidenceJudge, passage_input
+from rag.pipeline import Pipeline
+
+QUESTION = "Why was the February trip called off?"
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return EvidenceJudge.load()
+
+
+@pytest.fixture(scope="module")
+def judged(seeded_pipeline, judge):
+    """The seed index with the trained judge (rerank, gate and claim check)."""
+    return Pipeline(seeded_pipeline.settings.model_copy(update={"judge": "trained"}), embedder=seeded_pipeline.embedder,
+                    store=seeded_pipeline.store, judge=judge)
+
+
+def test_the_weights_are_checked_before_loading(tmp_path):
+    copy = tmp_path / "judge_model"
+    shutil.copytree(MODEL_DIR, copy)
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelMissingError, match="does not match the sha256"):
+        EvidenceJudge.load(copy)
+    with pytest.raises(ModelMissingError, match="weights are missing"):
+        EvidenceJudge.load(tmp_path / "nowhere")
+
+
+def test_the_card_holds_calibrated_thresholds(judge):
+    assert 0.0 < judge.threshold("answerable") < 1.0
+    assert "supported" in judge.thresholds
+    assert judge.card["heldout"]["question"]["auc"] > 0.5
+
+
+def test_the_passage_that_answers_scores_above_one_that_only_shares_words(judge):
+    answers = "It was called off after a Chinese weather balloon was spotted over U.S. airspace in February."
+    near = "Blinken's February trip had been planned for months and was to include talks in Beijing."
+    right, wrong = judge.answers(QUESTION, [passage_input("Blinken visit", answers), passage_input("Blinken visit", near)])
+    assert right > wrong
+
+
+def test_a_changed_number_is_not_supported(judge):
+    passage = passage_input("Server guide > Timeouts", "A default value of 300 seconds is used.")
+    same, changed = judge.supports("The default timeout is 300 seconds.", [passage])[0], \
+        judge.supports("The default timeout is 900 seconds.", [passage])[0]
+    assert same > changed
+
+
+def test_the_judge_orders_the_passages_and_the_record_shows_its_scores(judged):
+    evidence = judged.evidence(QUESTION)
+    scores = [e.answer_score for e in evidence]
+    assert all(s is not None for s in scores) and scores == sorted(scores, reverse=True)
+    assert "weather balloon" in evidence[0].text
+
+
+def test_a_question_no_passage_answers_is_refused_before_the_model_is_asked(judged):
+    llm = ScriptedLLM("They ate dumplings at the banquet [1].")
+    answer = Engine(judged, llm, weights={}).ask("What dessert was served at the state banquet for Blinken?")
+    assert answer.refused and llm.prompts == []
+    assert answer.refusal_reason.startswith("no passage answers the question")
+
+
+def test_an_unsupported_sentence_is_dropped_and_each_sentence_carries_its_score(judged):
+    def reply(messages):
+        n = passage_number(messages, "weather balloon")
+        return (f"The trip was called off after a Chinese weather balloon was spotted over U.S. airspace [{n}]. "
+                f"The balloon was shot down by a French submarine near Madrid [{n}].")
+    answer = Engine(judged, ScriptedLLM(reply), weights={}).ask(QUESTION)
+    assert not answer.refused
+    assert "weather balloon" in answer.answer and "submarine" not in answer.answer
+    record = answer.record()
+    assert all(c["judged"] is not None for c in record["claims"])
+    assert [c["supported"] for c in record["claims"]] == [True, False]
+    assert all(p["answer_score"] is not None for p in record["passages"])
+
+
+def test_the_rules_setting_uses_no_judge(seeded_pipeline):
+    rules = Pipeline(seeded_pipeline.settings.model_copy(update={"judge": "rules"}), embedder=seeded_pipeline.embedder,
+                     store=seeded_pipeline.store)
+    assert rules.judge is None
+    assert all(e.answer_score is None for e in rules.evidence(QUESTION))
