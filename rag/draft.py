@@ -25,6 +25,7 @@ ROUND_TRIP_K = 3
 NEAR_DUPLICATE = 0.6  # share of content words two questions have in common (of the smaller) above which one goes
 MAX_ANSWER_WORDS = 25
 KEY_TERM_SHARE = 0.8
+RESTATED_SHARE = 0.5  # of the answer's content words that must be new to the question
 MAX_KEY_TERMS = 3
 MAX_DRAFT_TOKENS = 120
 MAX_ANSWER_TOKENS = 96
@@ -102,6 +103,13 @@ def question_type(question: str) -> str:
     return "factoid"
 
 
+def restates(answer: str, question: str) -> bool:
+    """True when under half of the answer's content words are new to the question: "How can you get a backtrace
+    from a core dump file?" -> "extract the backtrace from a core dump file" adds one word of five."""
+    said = content_words(answer)
+    return bool(said) and len(said - content_words(question)) < RESTATED_SHARE * len(said)
+
+
 def copies_example(question: str) -> bool:
     return any(contains(question, name) for name in EXAMPLE_NAMES)
 
@@ -168,6 +176,8 @@ def check_answerable(reply: str, passage: DraftPassage, pipeline, checks: DraftC
     quote = document[span[0]:span[1]]
     if contains(question, answer):
         return Drafted(None, "the question gives its answer away", reply)
+    if restates(answer, question):
+        return Drafted(None, "the answer restates the question", reply)
     if (passage.source, *span) in checks.spans or near_duplicate(question, checks.questions):
         return Drafted(None, "a near-duplicate of a kept item", reply)
     if not round_trip(pipeline, question, passage.source, *span):

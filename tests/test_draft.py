@@ -12,7 +12,7 @@ from conftest import SEEDS
 from scripted_llm import ScriptedLLM
 
 from rag.draft import (DraftChecks, check_answerable, check_unanswerable, contains, key_terms, locate_quote, parse_fields,
-                       question_type)
+                       question_type, restates)
 from rag.draft_passages import DraftPassage, document_passages, spread_passages
 from rag.draft_set import draft_set
 from rag.errors import BadInputError, RagError
@@ -59,6 +59,16 @@ def test_a_quote_is_found_verbatim_or_with_other_spacing_and_its_offsets_index_t
 def test_containment_is_by_whole_words():
     assert contains("Port 655 is used.", "port 655")
     assert not contains("Port 6550 is used.", "655")
+
+
+def test_an_answer_that_restates_the_question_is_refused(seeded_pipeline):
+    assert restates("extract the backtrace from a core dump file", "How can you get a backtrace from a core dump file?")
+    assert not restates("aes-256-cbc", "Which cipher does tinc use by default?")
+    passage = balloon_passage(seeded_pipeline)
+    got = check_answerable(reply("Why was Blinken's February trip to Beijing called off?",
+                                 "Blinken's February trip to Beijing was called off", quote_of(passage)),
+                           passage, seeded_pipeline, DraftChecks())
+    assert got.item is None and got.reason in ("the answer restates the question", "the answer is not in the quote")
 
 
 def test_types_come_from_the_question():
