@@ -87,7 +87,7 @@ def test_index_writes_into_the_server_not_the_index_folder(chroma_server, indexe
 
 
 def test_retrieve_over_the_server_matches_the_embedded_store(chroma_server, indexed_on_server, seeded_pipeline):
-    done = cli(["retrieve", QUESTION, "--json"], indexed_on_server, chroma_server)
+    done = cli(["retrieve", QUESTION, "--json"], indexed_on_server, chroma_server, RAG_JUDGE="rules")  # as the fixture
     assert done.returncode == 0, done.stderr
     served = json.loads(done.stdout)
     embedded = [item.public() for item in seeded_pipeline.evidence(QUESTION)]
@@ -98,7 +98,7 @@ def test_retrieve_over_the_server_matches_the_embedded_store(chroma_server, inde
 
 @pytest.mark.llm
 def test_ask_over_the_server_cites_the_same_evidence(chroma_server, indexed_on_server, seeded_pipeline):
-    done = cli(["ask", QUESTION, "--json"], indexed_on_server, chroma_server, RAG_MODEL="fast")
+    done = cli(["ask", QUESTION, "--json"], indexed_on_server, chroma_server, RAG_MODEL="fast", RAG_JUDGE="rules")
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
     assert record["refused"] or record["citations"]  # whatever the small model says, it ends verified or refused
