@@ -162,6 +162,7 @@ def compare(args: argparse.Namespace) -> None:
         if first:
             print(f"- {variant['weights']} {'/'.join(str(variant[k]) for k in KNOBS)}: {first['text'][:160]!r}")
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
 
 
