@@ -4,10 +4,11 @@
 Example: python -m evals.calibrate_judge evals/out/replay-seeds.jsonl:seeds evals/out/replay-docs.jsonl:docs --save
   -> AUC answerable vs unanswerable (best passage) per set and split; for the rules and for the chosen thresholds:
      accuracy, refusal on unanswerable, false refusal, per set, dev folds and heldout; --save writes
-     {"answerable": t_a, "supported": t_s} into rag/judge_model/judge.json
+     {"answerable": t_a, "supported": t_s} into rag/judge_model/judge.json (the best accuracy that withholds at most
+     MAX_EXTRA_FALSE_REFUSAL more answerable items than the rules)
 Decisions simulated as the engine takes them (rag/answer.py): refuse when the best passage scores under t_a; a
 sentence counts only when the word rules support it and the judge scores it >= t_s; refuse when the rules refused,
-when no sentence counts, or when under half of them do; the answer is the sentences that count.
+when no sentence counts, or when under half of them do; the answer is the sentences the judge did not reject.
 """
 
 from __future__ import annotations
@@ -19,15 +20,19 @@ import random
 from pathlib import Path
 
 from evals.dataset import load_items
+from evals.metrics import auc
 from evals.summary import aggregate_answers, score_answer
 from rag.judge import MIN_GROUNDING
-from evals.metrics import auc
 from training.train_judge import write_card
 
-GRID_A = [round(x * 0.02, 2) for x in range(0, 50)]
+GRID_A = [round(x * 0.02, 2) for x in range(0, 50)]  # 0: no gate
 GRID_S = [0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5]
 FOLDS = 5
-WRONG_COST = 2.0  # an unanswerable question answered costs twice a right answer withheld (the users' complaint)
+WRONG_COST = 1.0  # the utility reported beside accuracy: right +1, wrong -1, withheld 0 (the CRAG score's weights)
+# A judge whose AUC is 0.5-0.76 (measured) cannot refuse much without withholding right answers: utility-optimal
+# thresholds withheld 0.3-0.5 of the answerable items. The users' other complaint is a right answer withheld, so the
+# thresholds may withhold at most this much more than the rules do on the lines they are fitted on.
+MAX_EXTRA_FALSE_REFUSAL = 0.03
 SEED = 20261203
 
 
@@ -41,7 +46,8 @@ def decide(line: dict, t_a: float | None, t_s: float | None) -> tuple[bool, str]
     counted = [c for c in claims if c["rules"] and (t_s is None or (c["judged"] or 0.0) >= t_s)]
     if line["flags"] or not counted or len(counted) < MIN_GROUNDING * len(claims):
         return True, ""
-    return False, " ".join(c["sentence"] for c in (counted if t_s is not None else claims))
+    shown = [c for c in claims if t_s is None or (c["judged"] or 0.0) >= t_s]  # as rag/answer.py renders
+    return False, " ".join(c["sentence"] for c in shown)
 
 
 def score(lines: list[dict], items: dict, t_a, t_s) -> dict:
@@ -56,9 +62,15 @@ def score(lines: list[dict], items: dict, t_a, t_s) -> dict:
 
 
 def choose(lines: list[dict], items: dict) -> tuple[float, float]:
-    """The thresholds with the best utility on these lines (ties: the lower, refusing less)."""
-    best = max(itertools.product(GRID_A, GRID_S), key=lambda t: (score(lines, items, *t)["utility"], -t[0], -t[1]))
-    return best
+    """The thresholds with the best accuracy on these lines among those that withhold at most MAX_EXTRA_FALSE_REFUSAL
+    more of the answerable items than the rules do (ties: more unanswerable refused, then the lower thresholds)."""
+    rules = score(lines, items, None, None)["false_refusal_rate"] or 0.0
+    allowed = []
+    for t in itertools.product(GRID_A, GRID_S):
+        figures = score(lines, items, *t)
+        if (figures["false_refusal_rate"] or 0.0) <= rules + MAX_EXTRA_FALSE_REFUSAL:
+            allowed.append(((figures["accuracy"], figures["refusal_rate"] or 0.0, -t[0], -t[1]), t))
+    return max(allowed)[1]
 
 
 def cross_validated(lines: list[dict], items: dict) -> list[dict]:
@@ -98,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         lines = [json.loads(line) for line in Path(path).read_text().splitlines()]
         sets[corpus] = (items, lines)
     report = {}
-    for corpus, (items, lines) in sets.items():
+    for corpus, (_items, lines) in sets.items():
         for split in ("dev", "heldout"):
             chosen = [line for line in lines if line["split"] == split and not line.get("error")]
             report[f"{corpus}/{split}/auc_best_passage"] = auc([line["best_passage"] for line in chosen],
@@ -122,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         card = json.loads(card_path.read_text())
         card["thresholds"] = {"answerable": t_a, "supported": t_s}
         card["calibration"] = {"command": "python -m evals.calibrate_judge " + " ".join(args.replays) + " --save",
-                               "wrong_cost": WRONG_COST, "report": report}
+                               "wrong_cost": WRONG_COST, "max_extra_false_refusal": MAX_EXTRA_FALSE_REFUSAL, "report": report}
         card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
         write_card(MODEL_DIR, card)
     return 0

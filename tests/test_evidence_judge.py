@@ -22,10 +22,18 @@ def judge():
     return EvidenceJudge.load()
 
 
+# The shipped thresholds are what calibration chose (docs/decisions.md); these tests set their own to test the
+# mechanism: a gate at 0.4 and a claim check at 0.5, on passages where the judge's scores are far from both.
+MECHANISM = {"answerable": 0.4, "supported": 0.5}
+
+
 @pytest.fixture(scope="module")
-def judged(seeded_pipeline, judge):
-    """The seed index with the trained judge (rerank, gate and claim check)."""
-    return Pipeline(seeded_pipeline.settings.model_copy(update={"judge": "trained"}), embedder=seeded_pipeline.embedder,
+def judged(seeded_pipeline):
+    """The seed index with the trained judge (rerank, gate and claim check at MECHANISM's thresholds)."""
+    judge = EvidenceJudge.load()
+    judge.thresholds = dict(MECHANISM)
+    return Pipeline(seeded_pipeline.settings.model_copy(update={"judge": "trained", "judge_rerank": True}),
+                    embedder=seeded_pipeline.embedder,
                     store=seeded_pipeline.store, judge=judge)
 
 
@@ -42,10 +50,11 @@ def test_the_weights_are_checked_before_loading(tmp_path):
         EvidenceJudge.load(tmp_path / "nowhere")
 
 
-def test_the_card_holds_calibrated_thresholds(judge):
-    assert 0.0 < judge.threshold("answerable") < 1.0
-    assert "supported" in judge.thresholds
-    assert judge.card["heldout"]["question"]["auc"] > 0.5
+def test_the_card_holds_thresholds_and_the_heldout_packages_figures(judge):
+    assert {"answerable", "supported"} <= set(judge.thresholds)
+    assert all(0.0 <= t < 1.0 for t in judge.thresholds.values())
+    assert judge.card["heldout"]["question"]["auc"] > 0.9  # 0.965 on the five packages never trained on
+    assert judge.card["heldout"]["claim"]["auc"] > 0.75
 
 
 def test_the_passage_that_answers_scores_above_one_that_only_shares_words(judge):
@@ -71,7 +80,7 @@ def test_the_judge_orders_the_passages_and_the_record_shows_its_scores(judged):
 
 def test_a_question_no_passage_answers_is_refused_before_the_model_is_asked(judged):
     llm = ScriptedLLM("They ate dumplings at the banquet [1].")
-    answer = Engine(judged, llm, weights={}).ask("What dessert was served at the state banquet for Blinken?")
+    answer = Engine(judged, llm, weights={}).ask("Which football team does Xi Jinping support?")
     assert answer.refused and llm.prompts == []
     assert answer.refusal_reason.startswith("no passage answers the question")
 

