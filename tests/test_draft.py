@@ -11,8 +11,17 @@ import pytest
 from conftest import SEEDS
 from scripted_llm import ScriptedLLM
 
-from rag.draft import (DraftChecks, check_answerable, check_unanswerable, contains, key_terms, locate_quote, parse_fields,
-                       question_type, restates)
+from rag.draft import (
+    DraftChecks,
+    check_answerable,
+    check_unanswerable,
+    contains,
+    key_terms,
+    locate_quote,
+    parse_fields,
+    question_type,
+    restates,
+)
 from rag.draft_passages import DraftPassage, document_passages, spread_passages
 from rag.draft_set import draft_set
 from rag.errors import BadInputError, RagError

@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 import re
 
+from evals.metrics import auc
 from training.build_pairs import heldout_packages, term_name
 from training.perturb import names_in, negate, perturbations, swap_comparative, swap_name, swap_number
-from evals.metrics import auc
 
 
 def test_a_number_is_swapped_for_another():

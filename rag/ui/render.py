@@ -161,7 +161,7 @@ def claims_html(answer: Answer) -> str:
         return ""
     rows = "".join(f'<li class="{"supported" if c.supported else "unsupported"}">{escape(c.sentence)} '
                    f'<span class="judge-score">supported: {c.judged:.2f}</span></li>' for c in judged)
-    return f'<h4>Sentences checked by the judge</h4><ul class="claims">{rows}</ul>' 
+    return f'<h4>Sentences checked by the judge</h4><ul class="claims">{rows}</ul>'
 
 
 def found_panel(found: Found, question: str, turn: int, read: Callable[[Evidence], str | None]) -> str:
