@@ -188,13 +188,10 @@ class Engine:
         judge = self.pipeline.judge
         if judge is None or not claims:
             return claims
-        checked = []
-        for claim in claims:
-            passages = [evidence[n - 1] for n in claim.cited] or evidence
-            score = max(judge.supports(claim.sentence, [passage_input(e.header(), e.text) for e in passages]))
-            keep = claim.supported and score >= judge.threshold("supported", 0.0)
-            checked.append(replace(claim, supported=keep, judged=round(score, 4)))
-        return checked
+        asked = [(claim.sentence, [passage_input(e.header(), e.text)
+                                   for e in ([evidence[n - 1] for n in claim.cited] or evidence)]) for claim in claims]
+        return [replace(claim, supported=claim.supported and score >= judge.threshold("supported", 0.0),
+                        judged=round(score, 4)) for claim, score in zip(claims, judge.best_support(asked))]
 
     def _judge(self, result: Answer, draft: str, messages: list[dict], info: Generation) -> None:
         """Cite and verify the draft, then let the judge decide whether it is shown or withheld."""

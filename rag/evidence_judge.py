@@ -84,5 +84,13 @@ class EvidenceJudge:
         """P(the passage supports the sentence), per passage."""
         return self._scores([(claim_input(sentence), p) for p in passages])
 
+    def best_support(self, claims: list[tuple[str, list[str]]]) -> list[float]:
+        """Per (sentence, passages): the best P(support) among its passages, all pairs in one batch."""
+        pairs = [(claim_input(sentence), p) for sentence, passages in claims for p in passages]
+        scores, out = iter(self._scores(pairs)), []
+        for _, passages in claims:
+            out.append(max(next(scores) for _ in passages))
+        return out
+
     def threshold(self, name: str, default: float = 0.5) -> float:
         return float(self.thresholds.get(name, default))

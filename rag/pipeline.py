@@ -96,8 +96,9 @@ class Pipeline:
 
     def select(self, question: str, chunks: list, k: int | None = None, window: str | None = None,
                budget_chars: int | None = None) -> list[Evidence]:
-        """The evidence passages of already retrieved chunks (see evidence()); with the trained judge, a pool
-        POOL_FACTOR times larger is selected and the judge picks from it (rag/rerank.py)."""
+        """The evidence passages of already retrieved chunks (see evidence()), each scored by the trained judge when
+        there is one; with settings.judge_rerank a pool POOL_FACTOR times larger is selected and the judge picks from
+        it (rag/rerank.py)."""
         budget = budget_chars if budget_chars is not None else CHARS_PER_TOKEN * self.settings.evidence_tokens
         k = k or self.settings.evidence_k
         window = window or self.settings.evidence_window
