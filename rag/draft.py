@@ -20,6 +20,7 @@ from rag.chunking import sentence_spans
 from rag.draft_passages import DraftPassage
 from rag.prompts import EXAMPLE_NAMES, Passage, answer_messages, draft_messages, unanswerable_messages
 from rag.text import content_words
+from rag.wellformed import MARKERS
 
 ROUND_TRIP_K = 3
 NEAR_DUPLICATE = 0.6  # share of content words two questions have in common (of the smaller) above which one goes
@@ -29,7 +30,6 @@ RESTATED_SHARE = 0.5  # of the answer's content words that must be new to the qu
 MAX_KEY_TERMS = 3
 MAX_DRAFT_TOKENS = 120
 MAX_ANSWER_TOKENS = 96
-_MARKER = re.compile(r"\s*\[[^\]]*\]")
 _LINE = re.compile(r"^\W*(question|answer|quote|missing)\s*:\s*(.+?)\s*$", re.I | re.M)
 _PLAIN = re.compile(r"[^a-z0-9]+")
 
@@ -134,6 +134,8 @@ class DraftChecks:
     spans: set[tuple[str, int, int]] = field(default_factory=set)
 
     def add(self, item: dict) -> None:
+        if not item["answers"]:
+            return  # an unanswerable item has no quote span, and is not checked against (as it was drafted)
         self.questions.append(content_words(item["question"]))
         self.spans.add((item["sources"][0], item["quote_start"], item["quote_end"]))
 
@@ -162,10 +164,10 @@ def check_answerable(reply: str, passage: DraftPassage, pipeline, checks: DraftC
         return Drafted(None, "the document was removed while drafting", reply)
     document = known[0]
     span = locate_quote(quote, passage)
-    terms = None
-    if span is not None and not contains(document[span[0]:span[1]], answer):
-        terms = key_terms(answer, document[span[0]:span[1]])  # a paraphrase: graded by its words in the quote
-    if span is None or not (contains(document[span[0]:span[1]], answer) or terms):
+    verbatim = span is not None and contains(document[span[0]:span[1]], answer)
+    # a paraphrase is graded by its words in the quote
+    terms = key_terms(answer, document[span[0]:span[1]]) if span is not None and not verbatim else None
+    if not (verbatim or terms):
         # the model's quote is off (not verbatim, or not the sentence holding the answer): the passage's own
         # sentence that holds the answer is the quote, when exactly one does
         rescued = sentence_holding(answer, passage)
@@ -219,7 +221,7 @@ def answer_round_trip(llm, drafted: Drafted, passage: DraftPassage) -> Drafted:
     and that answer must contain the drafted one; it is kept with the item (`generated_answer`)."""
     item = drafted.item
     messages = answer_messages(item["question"], [Passage(passage.header, passage.text)], llm.small_model)
-    answer = _MARKER.sub("", "".join(llm.stream(messages, MAX_ANSWER_TOKENS))).strip()
+    answer = MARKERS.sub("", "".join(llm.stream(messages, MAX_ANSWER_TOKENS))).strip()
     if not contains(answer, item["answers"][0]):
         return Drafted(None, "the model's answer from the passage lacks the drafted answer", drafted.reply)
     return Drafted({**item, "generated_answer": answer}, "", drafted.reply)

@@ -77,7 +77,7 @@ def draft_set(pipeline, llm, n: int, out: Path, unanswerable_share: float = 0.1,
     items = [record["item"] for record in records if record.get("item")]
     checks, report = DraftChecks(), DraftReport(kept=len(items), tried=len(records), out=out)
     for item in items:
-        checks.add(item) if item["answers"] else checks.questions.append(set())
+        checks.add(item)
     report.reasons.update(record["reason"] for record in records if not record.get("item"))
     wanted_unanswerable = round(n * unanswerable_share)
     period = max(2, round(1 / unanswerable_share)) if unanswerable_share > 0 else 0
@@ -99,7 +99,7 @@ def draft_set(pipeline, llm, n: int, out: Path, unanswerable_share: float = 0.1,
             if result.item:
                 result.item = {"id": f"g{len(items) + 1:03d}", **result.item, "split": "dev"}
                 items.append(result.item)
-                checks.add(result.item) if result.item["answers"] else checks.questions.append(set())
+                checks.add(result.item)
                 report.kept += 1
             else:
                 report.reasons[result.reason] += 1

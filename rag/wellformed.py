@@ -15,7 +15,7 @@ from rag.text import content_words
 
 MIN_REPEAT_WORDS = 3  # "Yes." twice is not a loop
 MIN_LOOP_WORDS = 6  # a run of this many words said twice in a row is a loop inside one sentence
-_MARKERS = re.compile(r"\s*\[[^\]]*\]")
+MARKERS = re.compile(r"\s*\[[^\]]*\]")  # any bracketed marker the model writes: [1], [Source 2]
 _WORD = re.compile(r"[a-z0-9]+")
 # A sentence that stops where its answer should stand: "... held in [2].", "The port is [1]."
 _DANGLING = re.compile(r"\b(in|on|at|by|of|to|from|with|for|is|are|was|were|be|the|a|an|and|or|as|than|called|named"
@@ -30,7 +30,7 @@ _NON_ANSWER = re.compile(
 
 
 def words(sentence: str) -> list[str]:
-    return _WORD.findall(_MARKERS.sub(" ", sentence).lower())
+    return _WORD.findall(MARKERS.sub(" ", sentence).lower())
 
 
 def _repeats(earlier: list[str], later: list[str]) -> bool:
@@ -88,7 +88,7 @@ def without_repeats(sentences: list[str]) -> tuple[list[str], int]:
 
 def dangling(sentence: str) -> bool:
     """True for a sentence that stops where its answer should stand and puts a marker there: "... held in [2]." """
-    body = _MARKERS.sub("", sentence).strip().rstrip(".!?:;,").strip()
+    body = MARKERS.sub("", sentence).strip().rstrip(".!?:;,").strip()
     return bool(_DANGLING.search(body)) or not body
 
 
@@ -106,4 +106,4 @@ def contradicts(sentences: list[str], question: str) -> bool:
 
 def says_not_answered(text: str) -> bool:
     """True when the draft says the passages don't give the answer ("The passages do not mention what they ate.")."""
-    return bool(_NON_ANSWER.search(_MARKERS.sub(" ", text)))
+    return bool(_NON_ANSWER.search(MARKERS.sub(" ", text)))
