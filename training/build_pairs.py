@@ -20,6 +20,7 @@ import argparse
 import json
 import random
 from collections import Counter
+from functools import cache
 from pathlib import Path
 
 from rag.chunking import sentence_spans
@@ -113,13 +114,21 @@ def restated(sentence: str, passage, rng: random.Random) -> str:
     return sentence
 
 
+@cache
+def passages_of(pipeline, source: str, file_hash: str) -> tuple[DraftPassage, ...]:
+    """A document's passages (rag.draft_passages), made once: the claims, terms, headings and every drafted item
+    of the document read them."""
+    known = pipeline.document(file_hash)
+    return tuple(document_passages(source, file_hash, *known)) if known else ()
+
+
 def corpus_claims(pipeline, record, rng: random.Random) -> list[dict]:
     """Sentences of a document's passages against their passage (1), changed (0), and against a neighbour (0)."""
     known = pipeline.document(record.file_hash)
     if known is None:
         return []
     text, shape = known
-    passages = document_passages(record.source, record.file_hash, text, shape)
+    passages = passages_of(pipeline, record.source, record.file_hash)
     pool = names_in(text[:50000])
     pairs = []
     for passage in rng.sample(passages, min(CLAIM_PASSAGES_PER_DOCUMENT, len(passages))):
@@ -155,7 +164,7 @@ def term_pairs(pipeline, record, rng: random.Random) -> list[dict]:
     if known is None:
         return []
     text, shape = known
-    passages = document_passages(record.source, record.file_hash, text, shape)
+    passages = passages_of(pipeline, record.source, record.file_hash)
     block_of = {u.start: u.block for u in shape.units}
     first_passage: dict[int, DraftPassage] = {}
     for passage in passages:
@@ -195,7 +204,7 @@ def heading_pairs(pipeline, record, rng: random.Random) -> list[dict]:
     text, shape = known
     block_of = {u.start: u.block for u in shape.units}
     answered: dict[str, DraftPassage] = {}
-    for passage in document_passages(record.source, record.file_hash, text, shape):
+    for passage in passages_of(pipeline, record.source, record.file_hash):
         path = shape.sections[block_of.get(passage.start, 0)]
         heading = path.split(" > ")[-1].strip()
         if heading.endswith("?") and len(heading.split()) >= 4:
@@ -218,9 +227,8 @@ def build(pipeline, items: list[dict]) -> list[dict]:
     hashes = {r.source: r.file_hash for r in records}
 
     def header_of(source: str, start: int) -> str:
-        text, shape = pipeline.document(hashes[source])
-        found = next((p for p in document_passages(source, hashes[source], text, shape) if p.start == start), None)
-        return found.header if found else shape.title
+        found = next((p for p in passages_of(pipeline, source, hashes[source]) if p.start == start), None)
+        return found.header if found else pipeline.document(hashes[source])[1].title
 
     pairs = []
     for item in items:
