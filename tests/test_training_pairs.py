@@ -55,3 +55,34 @@ def test_auc_counts_ties_as_half():
     assert auc([0.9, 0.2, 0.6], [1, 0, 0]) == 1.0
     assert auc([0.5, 0.5], [1, 0]) == 0.5
     assert auc([0.1], [1]) is None
+
+
+def test_a_detail_the_passage_gives_is_answerable_and_one_it_lacks_is_not():
+    from training.details import DETAILS, detail_pairs
+
+    text = "ReplayWindow = <bytes> (16). The default is 16 bytes; at most 4096 bytes are kept."
+    by_name = {d.name: d for d in DETAILS}
+    assert by_name["default"].given(text) and by_name["maximum"].given(text) and not by_name["port"].given(text)
+    for seed in range(20):
+        pairs = detail_pairs("ReplayWindow", "tinc > ReplayWindow", text, random.Random(seed), defines=True)
+        labels = {p["label"]: p["a"] for p in pairs}
+        assert labels[1].startswith("question: ") and "ReplayWindow" in labels[1]
+        asked = {p["label"]: next(d for d in DETAILS if any(q.format(x="ReplayWindow") in p["a"] for q in d.questions))
+                 for p in pairs}
+        assert asked[1].given(text) and (0 not in asked or not asked[0].given(text))
+
+
+def test_a_detail_counts_for_a_name_only_near_its_mention():
+    from training.details import DETAILS
+
+    port = next(d for d in DETAILS if d.name == "port")
+    text = "The Cipher option picks the algorithm. " + "Other options follow here. " * 6 + "Port 655 is used."
+    assert port.given(text) and port.given(text, "Port") and not port.given(text, "Cipher")
+
+
+def test_a_capitalised_word_that_only_starts_sentences_is_no_subject():
+    from training.details import subjects
+
+    found = subjects("Similarly, Privoxy reads its config. Here the MaxStartups option of sshd is set.")
+    assert "Privoxy" in found  # after "Similarly, ": a name inside a sentence
+    assert "MaxStartups" in found and "Similarly" not in found and "Here" not in found

@@ -8,9 +8,11 @@ Example: python -m training.build_pairs   (after `python -m training.draft`)
 Question pairs: the drafted question with its passage (1); the passages retrieval ranks near it that neither
 overlap its quote nor hold its answer (0: hard negatives, the false-negative guard); the question with a name or
 number swapped for one its passage lacks, against that passage (0); a drafted unanswerable question against its
-nearest passages (0). Claim pairs: a sentence of a passage, or the model's answer from it, or "question: answer",
-against the passage (1); the same with a number, name, negation or comparative changed (0); a sentence against a
-neighbouring passage of the same document that does not hold its content (0).
+nearest passages (0); questions for a detail of a name the passage holds, which it gives (1) or gives nowhere (0:
+training.details, also for definition-list terms and names of any passage). Claim pairs: a sentence of a passage,
+or the model's answer from it, or "question: answer", against the passage (1); the same with a number, name,
+negation or comparative changed (0); a sentence against a neighbouring passage of the same document that does not
+hold its content (0).
 Packages in HELDOUT_SHARE are split "heldout": never trained on, the judge's own test of unseen documents.
 """
 
@@ -28,6 +30,7 @@ from rag.draft import contains
 from rag.draft_passages import DraftPassage, document_passages
 from rag.evidence_judge import claim_input, passage_input, question_input
 from rag.text import content_words
+from training.details import detail_pairs, subjects
 from training.perturb import names_in, perturbations, swap_name, swap_number
 
 HERE = Path(__file__).resolve().parent
@@ -56,7 +59,8 @@ def question_pairs(pipeline, item: dict, header_of, rng: random.Random) -> list[
     """The pairs one drafted item gives (see the module docstring)."""
     source = item["sources"][0]
     passage = item["passage"]
-    own = passage_input(header_of(source, passage["start"]), passage["text"])
+    header = header_of(source, passage["start"])
+    own = passage_input(header, passage["text"])
     found = pipeline.evidence(item["question"], k=NEGATIVES_PER_QUESTION + 4)
     q = question_input(item["question"])
     if not item["answers"]:
@@ -76,6 +80,8 @@ def question_pairs(pipeline, item: dict, header_of, rng: random.Random) -> list[
     swapped = swapped or (swap_number(item["question"], rng) if any(c.isdigit() for c in item["question"]) else None)
     if swapped and not content_words(swapped) <= content_words(passage["text"]):
         pairs.append(dict(a=question_input(swapped), b=own, label=0, kind="swapped_term"))
+    if asked:
+        pairs += detail_pairs(rng.choice(asked), header, passage["text"], rng)
     return pairs
 
 
@@ -157,9 +163,8 @@ def term_name(text: str) -> str:
 
 def term_pairs(pipeline, record, rng: random.Random) -> list[dict]:
     """Template questions about a definition list's terms ("What does add_header do?") against the term's own
-    definition (1), another term's definition in the same document (0), and "What is the default value of X?"
-    against a definition that never says "default" (0): the option on the neighbouring line, and a detail the
-    passage does not give."""
+    definition (1) and another term's definition in the same document (0): the option on the neighbouring line; and
+    questions for a detail of the term its definition gives (1) or does not give (0; training.details)."""
     known = pipeline.document(record.file_hash)
     if known is None:
         return []
@@ -188,9 +193,20 @@ def term_pairs(pipeline, record, rng: random.Random) -> list[dict]:
         if others:
             other = rng.choice(others)
             pairs.append(dict(a=question, b=passage_input(other.header, other.text), label=0, kind="term_neighbour"))
-        if "default" not in own.text.lower():
-            pairs.append(dict(a=question_input(f"What is the default value of {name}?"),
-                              b=passage_input(own.header, own.text), label=0, kind="term_no_default"))
+        pairs += detail_pairs(name, own.header, own.text, rng, defines=True)
+    return pairs
+
+
+DETAIL_PASSAGES_PER_DOCUMENT = 10
+
+
+def name_detail_pairs(pipeline, record, rng: random.Random) -> list[dict]:
+    """Detail questions (training.details) about a name-like word of a passage ("What is the maximum value of
+    MaxStartups?"), for passages of any kind: prose, list items and table rows as well as definitions."""
+    passages = [p for p in passages_of(pipeline, record.source, record.file_hash) if subjects(p.text)]
+    pairs = []
+    for passage in rng.sample(passages, min(DETAIL_PASSAGES_PER_DOCUMENT, len(passages))):
+        pairs += detail_pairs(rng.choice(subjects(passage.text)), passage.header, passage.text, rng)
     return pairs
 
 
@@ -241,7 +257,8 @@ def build(pipeline, items: list[dict]) -> list[dict]:
         pairs += [{**pair, "task": "claim", "package": package_of(record.source)}
                   for pair in corpus_claims(pipeline, record, rng)]
         pairs += [{**pair, "task": "question", "package": package_of(record.source)}
-                  for pair in term_pairs(pipeline, record, rng) + heading_pairs(pipeline, record, rng)]
+                  for pair in term_pairs(pipeline, record, rng) + heading_pairs(pipeline, record, rng)
+                  + name_detail_pairs(pipeline, record, rng)]
     for pair in pairs:
         pair["split"] = "heldout" if pair["package"] in heldout else "train"
     return pairs
@@ -268,7 +285,8 @@ def drafted_lines(path: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.build_pairs", description=__doc__.splitlines()[0])
-    parser.add_argument("--drafted", type=Path, nargs="+", default=[HERE / "data" / "drafted.jsonl"])
+    parser.add_argument("--drafted", type=Path, nargs="+", default=sorted((HERE / "data").glob("drafted*.jsonl")),
+                        help="drafted sets (default: every training/data/drafted*.jsonl, one per drafting seed)")
     parser.add_argument("--out", type=Path, default=HERE / "data" / "pairs.jsonl")
     args = parser.parse_args(argv)
     from training.corpus import training_pipeline
