@@ -36,6 +36,17 @@ MAX_EXTRA_FALSE_REFUSAL = 0.03
 SEED = 20261203
 
 
+def _claims_mean(line: dict) -> float | None:
+    judged = [c["judged"] for c in line["claims"] if c.get("judged") is not None]
+    return sum(judged) / len(judged) if judged else None
+
+
+# what tells answerable from unanswerable items, reported as AUC beside the one the gate uses (best_passage)
+SIGNALS = {"best_passage": lambda line: line["best_passage"],
+           "best_retrieval": lambda line: line.get("best_retrieval"),
+           "claims_mean": _claims_mean}
+
+
 def decide(line: dict, t_a: float | None, t_s: float | None) -> tuple[bool, str]:
     """(refused, answer text) for one replayed draft; None thresholds: the rules alone."""
     if line.get("error") or line.get("gate"):
@@ -113,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     for corpus, (_items, lines) in sets.items():
         for split in ("dev", "heldout"):
             chosen = [line for line in lines if line["split"] == split and not line.get("error")]
-            report[f"{corpus}/{split}/auc_best_passage"] = auc([line["best_passage"] for line in chosen],
-                                                               [int(line["answerable"]) for line in chosen])
+            for name, signal in SIGNALS.items():
+                found = [(signal(line), int(line["answerable"])) for line in chosen if signal(line) is not None]
+                report[f"{corpus}/{split}/auc_{name}"] = auc(*zip(*found)) if found else None
     dev = [(items, [line for line in lines if line["split"] == "dev"]) for items, lines in sets.values()]
     all_items = {k: v for items, _ in sets.values() for k, v in items.items()}
     dev_lines = [line for _, lines in dev for line in lines]

@@ -46,6 +46,7 @@ def replay_item(engine, llm: ReplayLLM, record: dict) -> dict:
     reasons = answer.judge.reasons if answer.judge else [answer.refusal_reason or ""]
     return {"best_passage": max((e.answer_score or 0.0) for e in answer.evidence) if answer.evidence else 0.0,
             "passages": [e.answer_score for e in answer.evidence], "claims": claims,
+            "best_retrieval": max((e.score for e in answer.evidence), default=0.0),
             "flags": [r for r in reasons if r and not r.startswith(("dropped", "only "))],
             "gate": answer.refusal_reason if not answer.draft else None, "refused_now": answer.refused,
             "answer_now": answer.answer}
