@@ -26,8 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def describe(report) -> str:
     reasons = ", ".join(f"{reason} {count}" for reason, count in report.reasons.most_common())
-    return (f"kept {report.kept} of {report.tried} tries in {report.seconds:.0f} s ({report.per_minute:.1f} items/min): "
-            f"{report.out}" + (f"; not kept: {reasons}" if reasons else ""))
+    earlier = f", {report.resumed} of them by an earlier run" if report.resumed else ""
+    return (f"kept {report.kept} of {report.tried} tries{earlier}; {report.seconds:.0f} s ({report.per_minute:.1f} "
+            f"items/min this run): {report.out}" + (f"; not kept: {reasons}" if reasons else ""))
 
 
 def run(settings, args: argparse.Namespace) -> int:

@@ -36,10 +36,11 @@ class DraftReport:
     reasons: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     out: Path | None = None
+    resumed: int = 0  # kept by an earlier run of the same out (read from its partial log): not in seconds
 
     @property
     def per_minute(self) -> float:
-        return 60 * self.kept / self.seconds if self.seconds else 0.0
+        return 60 * (self.kept - self.resumed) / self.seconds if self.seconds else 0.0
 
 
 def _read_partial(path: Path) -> list[dict]:
@@ -75,7 +76,8 @@ def draft_set(pipeline, llm, n: int, out: Path, unanswerable_share: float = 0.1,
     records = _read_partial(partial)
     tried = {record["key"] for record in records}
     items = [record["item"] for record in records if record.get("item")]
-    checks, report = DraftChecks(), DraftReport(kept=len(items), tried=len(records), out=out)
+    checks, report = DraftChecks(), DraftReport(kept=len(items), tried=len(records), out=out,
+                                                 resumed=len(items))
     for item in items:
         checks.add(item)
     report.reasons.update(record["reason"] for record in records if not record.get("item"))

@@ -22,6 +22,7 @@ from rag.draft import (
     question_type,
     restates,
 )
+from rag.draft_cli import describe
 from rag.draft_passages import DraftPassage, document_passages, spread_passages
 from rag.draft_set import draft_set
 from rag.errors import BadInputError, RagError
@@ -167,6 +168,8 @@ def test_a_killed_run_resumes_where_it_stopped_and_writes_the_set_whole(seeded_p
     assert len(tried) == 3
     resumed = draft_set(seeded_pipeline, llm, 4, out, unanswerable_share=0.0)
     assert resumed.tried > report.tried and not partial.exists()
+    assert resumed.resumed == report.kept  # the rate counts only what this run kept in its own time
+    assert report.kept > 0 and f"{report.kept} of them by an earlier run" in describe(resumed)
     items = [json.loads(line) for line in out.read_text().splitlines()]
     assert [item["id"] for item in items] == [f"g{n:03d}" for n in range(1, len(items) + 1)]
     assert all(item["drafted"] and item["quotes"] for item in items)
