@@ -203,10 +203,10 @@ DETAIL_PASSAGES_PER_DOCUMENT = 10
 def name_detail_pairs(pipeline, record, rng: random.Random) -> list[dict]:
     """Detail questions (training.details) about a name-like word of a passage ("What is the maximum value of
     MaxStartups?"), for passages of any kind: prose, list items and table rows as well as definitions."""
-    passages = [p for p in passages_of(pipeline, record.source, record.file_hash) if subjects(p.text)]
+    named = [(p, names) for p in passages_of(pipeline, record.source, record.file_hash) if (names := subjects(p.text))]
     pairs = []
-    for passage in rng.sample(passages, min(DETAIL_PASSAGES_PER_DOCUMENT, len(passages))):
-        pairs += detail_pairs(rng.choice(subjects(passage.text)), passage.header, passage.text, rng)
+    for passage, names in rng.sample(named, min(DETAIL_PASSAGES_PER_DOCUMENT, len(named))):
+        pairs += detail_pairs(rng.choice(names), passage.header, passage.text, rng)
     return pairs
 
 
