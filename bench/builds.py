@@ -19,7 +19,7 @@ Usage:
 
 Only the standard library, llama-cpp-python and numpy are imported, so the file runs in any of the venvs.
 Prompt text is cut from seeds/ so the tokens are real prose.  A GGML_BACKEND_DL build is made usable by
-`load_cpu_backend()`, the function that rag/llm.py would call before creating a Llama.
+`load_cpu_backend()`, the function that rag/generate/load.py would call before creating a Llama.
 """
 
 from __future__ import annotations

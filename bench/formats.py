@@ -3,7 +3,7 @@
 Example: python -m bench.formats --model default --weights q4_k_m,q8_0,q4_0 --runs 5
   -> one markdown row per variant, medians over the runs: prompt tok/s over 3 cold 250-token prompts cut from seeds/
      (the context is reset before each: no KV reuse), generation tok/s (64 greedy tokens, argmax over the logits as
-     rag/llama_backend.py does), CPU ms per token (steadier than tok/s on a shared CPU), load s, the MiB llama.cpp
+     rag/generate/llama_backend.py does), CPU ms per token (steadier than tok/s on a shared CPU), load s, the MiB llama.cpp
      repacked at load, RSS and file size; then the load average before and after, and each variant's greedy text.
 Sweep: --threads 1,2 --threads-batch 2 --batch 128,512 --ubatch 128,512: every combination with every format is a
 variant (the defaults are what the chat runs: RAG_N_THREADS, n_batch 512, n_ubatch 512).
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.config import load_settings  # noqa: E402
 from rag.errors import RagError  # noqa: E402
-from rag.models import WEIGHTS, gguf_path  # noqa: E402
+from rag.generate.models import WEIGHTS, gguf_path  # noqa: E402
 
 KNOBS = ("threads", "threads_batch", "batch", "ubatch")
 
@@ -54,7 +54,7 @@ def _memory_mb() -> dict[str, float]:
 
 
 def _load(path: str, knobs: dict, n_ctx: int):
-    """A Llama as rag/llama_backend.py makes one, and the MiB of weights llama.cpp repacked for its CPU kernels
+    """A Llama as rag/generate/llama_backend.py makes one, and the MiB of weights llama.cpp repacked for its CPU kernels
     (read from its load log, which goes to the llama-cpp-python logger while verbose)."""
     from llama_cpp import Llama
 

@@ -3,7 +3,7 @@
 Usage: python bench/judge_probes.py RUN_DIR [--split dev] [--model default] [--out bench/out/probes.json]
 RUN_DIR is an answer run of `python -m evals` (its summary.json names the dataset and documents). For each of its
 drafts, the answer prompt is rebuilt exactly as the engine built it (same evidence, same order) and each candidate
-probe is asked on it; the draft's label is the fit's (rag/judge.py, evals/fit_judge.py: a gold answer contained,
+probe is asked on it; the draft's label is the fit's (rag/answer/judge.py, evals/fit_judge.py: a gold answer contained,
 key-term items left out). Prints each probe's AUC over the drafts, and the mean P(yes) for right and wrong drafts
 (for a probe whose yes means "not answered", 1 - P(yes)).
 """
@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from evals.dataset import load_items  # noqa: E402
 from evals.fit_judge import auc  # noqa: E402
 from evals.metrics import contains_answer  # noqa: E402
-from rag.answer import Engine  # noqa: E402
+from rag.answer.engine import Engine  # noqa: E402
 from rag.config import load_settings  # noqa: E402
-from rag.followup import standalone_question  # noqa: E402
-from rag.llm import load_llm  # noqa: E402
+from rag.generate.followup import standalone_question  # noqa: E402
+from rag.generate.load import load_llm  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 
 # (name, where it goes, text): "question" probes follow the question in the answer prompt; "answer" probes follow

@@ -1,7 +1,7 @@
 """Follow-up rewriting by each bundled model: how long it takes and whether retrieval then finds the gold quote.
 
 Usage: python bench/rewrite.py [--models default,fast] [--split dev|heldout|all] [--index-dir DIR]
-For every item of evals/qa.jsonl with a history: whether it depends on the conversation (rag.followup; only those are
+For every item of evals/qa.jsonl with a history: whether it depends on the conversation (rag.generate.followup; only those are
 rewritten), the rewrite's time and outcome, and evidence hit (a passage found for what retrieval searched overlaps a
 gold quote). Items that stand alone cost no model call; they are counted but not timed. Prints per model: how many
 were rewritten, how many rewrites failed, evidence hit over the follow-ups, and p50/p95 rewrite seconds.
@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from evals.dataset import gold_spans, load_items  # noqa: E402
 from evals.metrics import percentile  # noqa: E402
 from rag.config import load_settings  # noqa: E402
-from rag.followup import standalone_question  # noqa: E402
-from rag.llm import load_llm  # noqa: E402
+from rag.generate.followup import standalone_question  # noqa: E402
+from rag.generate.load import load_llm  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.chunking import chunk_spans, sentence_spans  # noqa: E402
 from rag.config import Settings, load_settings  # noqa: E402
+from rag.read.chunking import chunk_spans, sentence_spans  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "scale"
 SENTENCES_PER_FILE = 40
@@ -133,10 +133,10 @@ def folder_mb(folder: Path) -> float:
 
 def index_size(size: int, settings: Settings) -> dict:
     """Index the corpus (resuming), then rebuild BM25 once, timing each part; appends one session to index.json."""
-    from rag.bm25 import load_bm25
-    from rag.ingest import index_folder
-    from rag.models import load_embedder
-    from rag.store import ChunkStore, get_all
+    from rag.generate.models import load_embedder
+    from rag.indexing.bm25 import load_bm25
+    from rag.indexing.ingest import index_folder
+    from rag.indexing.store import ChunkStore, get_all
 
     record_path = OUT / str(size) / "index.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {"sessions": []}

@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 from evals.dataset import load_items  # noqa: E402
 from rag.config import load_settings  # noqa: E402
-from rag.evidence import SentenceVectors, select_evidence  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
+from rag.search.evidence import SentenceVectors, select_evidence  # noqa: E402
 
 
 def peak_rss_mb() -> int:

@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evals.dataset import load_items  # noqa: E402
 from evals.metrics import percentile  # noqa: E402
-from rag.answer import Engine  # noqa: E402
+from rag.answer.engine import Engine  # noqa: E402
 from rag.config import load_settings  # noqa: E402
-from rag.llm import load_llm  # noqa: E402
+from rag.generate.load import load_llm  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

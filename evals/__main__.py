@@ -106,8 +106,8 @@ def run_answers(args, settings, pipeline, items: list[Item]) -> dict[str, list[d
             records[name] = [logs[name].done[item.id] for item in items]
             continue
         if name == "ours":
-            from rag.answer import Engine
-            from rag.llm import load_llm
+            from rag.answer.engine import Engine
+            from rag.generate.load import load_llm
 
             ask = engine_ask(Engine(pipeline, load_llm(settings)))
         else:
@@ -121,9 +121,9 @@ def run_answers(args, settings, pipeline, items: list[Item]) -> dict[str, list[d
 
 
 def _draft(argv: list[str]) -> int:
-    """`python -m evals draft --seeds-dir DIR --n 50 --out FILE.jsonl`: rag.draft_cli with the evals' defaults."""
+    """`python -m evals draft --seeds-dir DIR --n 50 --out FILE.jsonl`: rag.draft.cli with the evals' defaults."""
     from rag.config import load_settings
-    from rag.draft_cli import add_arguments, run
+    from rag.draft.cli import add_arguments, run
 
     parser = argparse.ArgumentParser(prog="python -m evals draft", description="draft an eval set from your documents")
     parser.add_argument("--seeds-dir", help="documents folder (default RAG_SEEDS_DIR)")
@@ -169,7 +169,7 @@ def _run(args, command: str) -> int:
     pipeline = Pipeline(settings)
     pipeline.index(progress=not args.quiet)
     if args.retrieval_only:
-        from rag.answer import MIN_EVIDENCE_SCORE
+        from rag.answer.engine import MIN_EVIDENCE_SCORE
 
         records = {"ours": list(retrieval_records(pipeline, items, settings.evidence_k, progress=not args.quiet))}
         spans = {item.id: gold_spans(item, settings.seeds_dir) for item in items}

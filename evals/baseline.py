@@ -20,11 +20,11 @@ import uuid
 from functools import cached_property
 from pathlib import Path
 
-from rag.cite import MARKER
+from rag.answer.cite import MARKER
 from rag.config import Settings
 from rag.errors import RagError
-from rag.models import gguf_path
-from rag.readers import is_supported, read_document, reader_kind
+from rag.generate.models import gguf_path
+from rag.read.readers import is_supported, read_document, reader_kind
 
 TOP_K = 3
 CHATML_SYSTEM = "You are a helpful assistant."

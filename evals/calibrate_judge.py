@@ -4,9 +4,9 @@
 Example: python -m evals.calibrate_judge evals/out/replay-seeds.jsonl:seeds evals/out/replay-docs.jsonl:docs --save
   -> AUC answerable vs unanswerable (best passage) per set and split; for the rules and for the chosen thresholds:
      accuracy, refusal on unanswerable, false refusal, per set, dev folds and heldout; --save writes
-     {"answerable": t_a, "supported": t_s} into rag/judge_model/judge.json (the best accuracy that withholds at most
+     {"answerable": t_a, "supported": t_s} into rag/answer/judge_model/judge.json (the best accuracy that withholds at most
      MAX_EXTRA_FALSE_REFUSAL more answerable items than the rules)
-Decisions simulated as the engine takes them (rag/answer.py): refuse when the best passage scores under t_a; a
+Decisions simulated as the engine takes them (rag/answer/engine.py): refuse when the best passage scores under t_a; a
 sentence counts only when the word rules support it and the judge scores it >= t_s; refuse when the rules refused,
 when no sentence counts, or when under half of them do; the answer is the sentences the judge did not reject.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 from evals.dataset import load_items
 from evals.metrics import auc
 from evals.summary import aggregate_answers, score_answer
-from rag.judge import MIN_GROUNDING
+from rag.answer.judge import MIN_GROUNDING
 from training.train_judge import write_card
 
 GRID_A = [round(x * 0.02, 2) for x in range(0, 50)]  # 0: no gate
@@ -57,7 +57,7 @@ def decide(line: dict, t_a: float | None, t_s: float | None) -> tuple[bool, str]
     counted = [c for c in claims if c["rules"] and (t_s is None or (c["judged"] or 0.0) >= t_s)]
     if line["flags"] or not counted or len(counted) < MIN_GROUNDING * len(claims):
         return True, ""
-    shown = [c for c in claims if t_s is None or (c["judged"] or 0.0) >= t_s]  # as rag/answer.py renders
+    shown = [c for c in claims if t_s is None or (c["judged"] or 0.0) >= t_s]  # as rag/answer/engine.py renders
     return False, " ".join(c["sentence"] for c in shown)
 
 
@@ -108,11 +108,11 @@ def fold_score(decided: list[dict], items: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from evals.__main__ import CORPORA
-    from rag.evidence_judge import CARD, MODEL_DIR
+    from rag.answer.evidence_judge import CARD, MODEL_DIR
 
     parser = argparse.ArgumentParser(prog="python -m evals.calibrate_judge", description=__doc__.splitlines()[0])
     parser.add_argument("replays", nargs="+", help="REPLAY.jsonl:CORPUS")
-    parser.add_argument("--save", action="store_true", help="store the thresholds in rag/judge_model/judge.json")
+    parser.add_argument("--save", action="store_true", help="store the thresholds in rag/answer/judge_model/judge.json")
     args = parser.parse_args(argv)
     sets = {}
     for spec in args.replays:

@@ -4,7 +4,7 @@ Example: items = load_items(Path("evals/qa.jsonl")); items[0].question -> "Which
          gold_spans(items[0], Path("seeds")) -> [("000_7e71d6686ee625e3.txt", 281, 385)]
          items[27].key_terms -> [["balloon", "airship"], ["airspace", "spotted", "veered", "off course"]]
          items[27].split -> "heldout" (kept back from tuning; the others are "dev")
-A quote is found in the document's text as read (rag.readers: the extracted text for html/pdf/docx) even where
+A quote is found in the document's text as read (rag.read.readers: the extracted text for html/pdf/docx) even where
 that text breaks it differently from the page: "are mar-\\nshaled" or "named\\nconfig\\n," match the quotes
 "are marshaled" and "named config,".
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from rag.readers import read_document
+from rag.read.readers import read_document
 
 TYPES = ("factoid", "multi_doc", "why", "how", "list", "date", "noise", "paraphrase", "unanswerable", "followup",
          "topic_switch", "inline_code", "pdf_wrap", "section")
@@ -110,7 +110,7 @@ def document_text(path: Path) -> tuple[str, tuple[str, list[int]]]:
 
 def gold_spans(item: Item, seeds_dir: Path) -> list[tuple[str, int, int]]:
     """(source, start, end) of each gold quote, found in the first named source that contains it; the offsets
-    index the source's text as read (rag.readers.read_document(path).text)."""
+    index the source's text as read (rag.read.readers.read_document(path).text)."""
     spans = []
     for quote in item.quotes:
         for source in item.sources:
@@ -123,9 +123,9 @@ def gold_spans(item: Item, seeds_dir: Path) -> list[tuple[str, int, int]]:
 
 
 def retrieval_query(item: Item) -> str:
-    """The question as retrieval sees it without an LLM: one that depends on the conversation (rag.followup) is
+    """The question as retrieval sees it without an LLM: one that depends on the conversation (rag.generate.followup) is
     joined to the last user turn, as the engine searches when a rewrite fails; one that stands alone is not."""
-    from rag.followup import depends_on_history, recent_history
+    from rag.generate.followup import depends_on_history, recent_history
 
     earlier = [turn["content"] for turn in item.history if turn.get("role") == "user"]
     if not earlier or depends_on_history(item.question, recent_history(item.history)) is None:

@@ -1,8 +1,8 @@
 """Fit the answer judge's combination of signals (selective generation) with cross-validation, and store it.
 
-Usage: python -m evals.fit_judge RUN_DIR [RUN_DIR ...] [--save rag/judge_weights.json]
+Usage: python -m evals.fit_judge RUN_DIR [RUN_DIR ...] [--save rag/answer/judge_weights.json]
 Each RUN_DIR holds progress-ours-<model>.jsonl from `RAG_JUDGE_PROBES=all python -m evals ... --out RUN_DIR` (the
-engine then asks every probe, whatever rag/judge_weights.json uses) and the dataset it ran. A draft is labelled right when it
+engine then asks every probe, whatever rag/answer/judge_weights.json uses) and the dataset it ran. A draft is labelled right when it
 contains a gold answer of an answerable item; drafts of unanswerable items are wrong. Items scored by key terms
 (why, how, list) are left out of the fit: their labels are the least sure. Only dev items are fitted; the report
 gives the cross-validated figures of the dev folds, then the fitted judge on the heldout items, which it never saw.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from evals.dataset import load_items
 from evals.metrics import contains_answer
-from rag.judge import MIN_GROUNDING, features
+from rag.answer.judge import MIN_GROUNDING, features
 
 CANDIDATES = {  # signal sets compared; the judge uses the one with the best held-out utility
     "sufficiency": ["sufficiency"],
@@ -145,7 +145,7 @@ def cross_validate(examples: list[dict], names: list[str], seed: int = 0,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.fit_judge", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
-    parser.add_argument("--save", type=Path, help="write the choice here (rag/judge_weights.json makes it the judge's)")
+    parser.add_argument("--save", type=Path, help="write the choice here (rag/answer/judge_weights.json makes it the judge's)")
     parser.add_argument("--wrong-cost", type=float, default=WRONG_COST,
                         help=f"what a wrong draft shown costs against a right one withheld (default {WRONG_COST})")
     args = parser.parse_args(argv)

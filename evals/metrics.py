@@ -12,8 +12,8 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
-from rag.chunking import sentence_spans
-from rag.cite import MARKER
+from rag.answer.cite import MARKER
+from rag.read.chunking import sentence_spans
 
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _DIGIT_COMMA = re.compile(r"(?<=\d),(?=\d)")

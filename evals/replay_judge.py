@@ -54,17 +54,17 @@ def replay_item(engine, llm: ReplayLLM, record: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from evals.__main__ import CORPORA
-    from rag.answer import Engine
+    from rag.answer.engine import Engine
+    from rag.answer.evidence_judge import EvidenceJudge
     from rag.config import load_settings
-    from rag.evidence_judge import EvidenceJudge
-    from rag.llm import load_llm
+    from rag.generate.load import load_llm
     from rag.pipeline import Pipeline
 
     parser = argparse.ArgumentParser(prog="python -m evals.replay_judge", description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, required=True, help="an eval run folder with progress-ours-default.jsonl")
     parser.add_argument("--corpus", choices=list(CORPORA), required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--judge-dir", type=Path, help="the judge's weights (default rag/judge_model)")
+    parser.add_argument("--judge-dir", type=Path, help="the judge's weights (default rag/answer/judge_model)")
     args = parser.parse_args(argv)
     corpus = CORPORA[args.corpus]
     items = {item.id: item for item in load_items(corpus.dataset)}

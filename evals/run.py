@@ -15,7 +15,7 @@ from pathlib import Path
 
 from evals.dataset import Item, retrieval_query
 from rag.errors import RagError
-from rag.readers import read_document
+from rag.read.readers import read_document
 
 
 def _tagged(item: Item, pipeline: str, record: dict) -> dict:

@@ -11,7 +11,7 @@ import sys
 
 from rag.config import load_settings
 from rag.errors import RagError
-from rag.models import WEIGHTS
+from rag.generate.models import WEIGHTS
 
 # flags that override a Settings field (and its RAG_* variable); values are validated by Settings, not argparse
 _SETTING_FLAGS = ("seeds_dir", "index_dir", "chroma_host", "chroma_port", "model", "model_name", "chunk_size",
@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("chat", parents=[common], help="multi-turn chat in the terminal")
     draft = commands.add_parser("draft", parents=[common], help="draft an eval set (questions, answers, quotes) from "
                                 "the documents with the bundled model")
-    from rag.draft_cli import add_arguments
+    from rag.draft.cli import add_arguments
 
     add_arguments(draft)
     return parser
@@ -66,8 +66,8 @@ def _run(args: argparse.Namespace, settings) -> int:
     from rag.pipeline import Pipeline
 
     if args.command == "models":
-        from rag.model_parts import prepare
-        from rag.models import GGUF_MODELS, embedding_model_path
+        from rag.generate.model_parts import prepare
+        from rag.generate.models import GGUF_MODELS, embedding_model_path
 
         print(f"embeddings: {embedding_model_path()}")
         chosen = [args.model] if args.model in GGUF_MODELS else list(GGUF_MODELS)
@@ -77,7 +77,7 @@ def _run(args: argparse.Namespace, settings) -> int:
                 path = prepare(choice, settings.cache_dir, weights, settings.n_threads)
                 print(f"{choice} {weights}: {path} (sha256 verified)", flush=True)
         if args.check_generator:
-            from rag.models import check_generator
+            from rag.generate.models import check_generator
 
             smallest = "fast" if "fast" in chosen else chosen[0]
             for weights in formats:
@@ -85,11 +85,11 @@ def _run(args: argparse.Namespace, settings) -> int:
                 print(f"generator ({smallest} {weights}): runs on this CPU ({seconds:.1f} s to load and evaluate)")
         return 0
     if args.command == "draft":
-        from rag.draft_cli import run
+        from rag.draft.cli import run
 
         return run(settings, args)
     if args.command in ("ask", "retrieve"):
-        from rag.answer import clean_question
+        from rag.answer.engine import clean_question
 
         args.question = clean_question(args.question)  # a bad question is told at once, before any model loads
     pipeline = Pipeline(settings)
@@ -104,8 +104,8 @@ def _run(args: argparse.Namespace, settings) -> int:
             for rank, item in enumerate(items, 1):
                 print(f"{rank}. [{item.score:.3f}] {item.source} {item.start}:{item.end}\n   {item.text}")
         return 0
-    from rag.answer import Engine
-    from rag.llm import load_llm
+    from rag.answer.engine import Engine
+    from rag.generate.load import load_llm
 
     pipeline.store.require_index()
     engine = Engine(pipeline, load_llm(settings))
@@ -131,7 +131,7 @@ def _run(args: argparse.Namespace, settings) -> int:
 
 def _ask(engine, question: str, history: list[dict], as_json: bool):
     """Stream one answer to stdout (the passages found first), or print its JSON record; return the final Answer."""
-    from rag.answer import Answer, Found
+    from rag.answer.engine import Answer, Found
 
     for event in engine.stream(question, history):
         if isinstance(event, Answer):

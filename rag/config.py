@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rag.errors import ConfigError
 
 BUNDLED_MODELS = ("default", "fast")
-# How documents are read, outlined and cut into units (rag/readers.py, rag/outline.py). Part of every file's index
+# How documents are read, outlined and cut into units (rag/read/readers.py, rag/read/outline.py). Part of every file's index
 # key: a new value re-reads every file on the next `index`, whose bytes have not changed but whose reading has.
 READING = "blocks-3"
 
@@ -49,11 +49,11 @@ class Settings(BaseSettings):
     n_threads: int = Field(2, ge=1, le=256)
     n_ctx: int = Field(4096, ge=512, le=131072)
     max_tokens: int = Field(256, ge=16, le=4096)
-    # the judge's yes/no questions to the model: "auto" asks those its fitted weights use (rag/judge_weights.json),
+    # the judge's yes/no questions to the model: "auto" asks those its fitted weights use (rag/answer/judge_weights.json),
     # "all" asks every one (an eval run whose records evals/fit_judge.py fits on), "none" asks none
     judge_probes: str = Field("auto", pattern="^(auto|all|none)$")
-    # "trained": the evidence judge trained here (rag/judge_model) ranks the passages, refuses when none answers and
-    # checks each answer sentence; "rules": the hand rules alone (rag/wellformed.py, rag/cite.py), as before it
+    # "trained": the evidence judge trained here (rag/answer/judge_model) ranks the passages, refuses when none answers and
+    # checks each answer sentence; "rules": the hand rules alone (rag/answer/wellformed.py, rag/answer/cite.py), as before it
     judge: str = Field("trained", pattern="^(trained|rules)$")
     # the trained judge orders the passages; off by default: it lowered evidence hit (docs 0.855 -> 0.790, seeds
     # 0.854 -> 0.837) and tripled retrieval time (docs/decisions.md)

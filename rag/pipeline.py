@@ -12,13 +12,13 @@ from collections import OrderedDict
 from functools import cached_property
 
 from rag.config import Settings
-from rag.evidence import Evidence, SentenceVectors, select_evidence
-from rag.ingest import IndexSummary, index_folder
-from rag.models import load_embedder
-from rag.outline import Outline
-from rag.rerank import POOL_FACTOR, judged, rerank
-from rag.retrieve import ChunkRetriever
-from rag.store import ChunkStore
+from rag.generate.models import load_embedder
+from rag.indexing.ingest import IndexSummary, index_folder
+from rag.indexing.store import ChunkStore
+from rag.read.outline import Outline
+from rag.search.evidence import Evidence, SentenceVectors, select_evidence
+from rag.search.rerank import POOL_FACTOR, judged, rerank
+from rag.search.retrieve import ChunkRetriever
 
 CHARS_PER_TOKEN = 4  # English prose in the Qwen and MiniLM tokenizers: a little over 4; a first cut only
 DOCUMENTS_CACHED = 64  # texts and outlines kept in memory: the documents recent questions drew evidence from
@@ -57,9 +57,9 @@ class Pipeline:
 
     @property
     def judge(self):
-        """The trained evidence judge (rag/evidence_judge.py), or None when settings.judge is "rules"."""
+        """The trained evidence judge (rag/answer/evidence_judge.py), or None when settings.judge is "rules"."""
         if self._judge is None and self.settings.judge == "trained":
-            from rag.evidence_judge import EvidenceJudge
+            from rag.answer.evidence_judge import EvidenceJudge
 
             self._judge = EvidenceJudge.load(n_threads=self.settings.n_threads)
         return self._judge
@@ -98,7 +98,7 @@ class Pipeline:
                budget_chars: int | None = None) -> list[Evidence]:
         """The evidence passages of already retrieved chunks (see evidence()), each scored by the trained judge when
         there is one; with settings.judge_rerank a pool POOL_FACTOR times larger is selected and the judge picks from
-        it (rag/rerank.py)."""
+        it (rag/search/rerank.py)."""
         budget = budget_chars if budget_chars is not None else CHARS_PER_TOKEN * self.settings.evidence_tokens
         k = k or self.settings.evidence_k
         window = window or self.settings.evidence_window

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import SEEDS, make_settings
 
-from rag.answer import Engine
+from rag.answer.engine import Engine
 from rag.pipeline import Pipeline
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before anything imports gradio

@@ -35,7 +35,7 @@ def make_settings(tmp: Path, **overrides):
 
 @pytest.fixture(scope="session")
 def embedder():
-    from rag.models import load_embedder
+    from rag.generate.models import load_embedder
 
     return load_embedder()
 
@@ -64,7 +64,7 @@ def fresh_pipeline(tmp_path, embedder):
 
 @pytest.fixture(scope="session")
 def fast_llm():
-    from rag.llm import load_llm
+    from rag.generate.load import load_llm
 
     return load_llm(load_settings(model="fast"))
 
@@ -72,6 +72,6 @@ def fast_llm():
 @pytest.fixture(scope="session")
 def default_llm():
     """The default 1.5B model: for the behaviours users saw with it (loops, non-answers, hijacked questions)."""
-    from rag.llm import load_llm
+    from rag.generate.load import load_llm
 
     return load_llm(load_settings(model="default"))

@@ -6,7 +6,7 @@ Claims about answer quality are made with the real model in test_answer_llm.py, 
 import pytest
 from scripted_llm import ScriptedLLM, passage_number
 
-from rag.answer import REFUSAL, Engine, clean_question
+from rag.answer.engine import REFUSAL, Engine, clean_question
 from rag.errors import BadInputError
 from rag.pipeline import Pipeline
 
@@ -143,7 +143,7 @@ def test_a_question_that_stands_alone_is_not_rewritten(engine_for):
     ("Which U.S. ally has Xi Jinping aimed to court?", False),
 ])
 def test_questions_that_need_the_conversation_are_told_from_those_that_stand_alone(question, depends):
-    from rag.followup import depends_on_history
+    from rag.generate.followup import depends_on_history
 
     turns = [{"role": "user", "content": "Who did Blinken talk with at the basketball game in Shanghai?"},
              {"role": "assistant", "content": "Nicholas Burns, at the game between the Shanghai Sharks and the Bulls."}]

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from rag.answer import Engine
+from rag.answer.engine import Engine
 
 pytestmark = pytest.mark.llm
 

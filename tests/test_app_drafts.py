@@ -16,10 +16,10 @@ from scripted_llm import ScriptedLLM
 
 from evals.dataset import load_items
 from evals.metrics import contains_answer
-from rag.answer import Engine
-from rag.draft import contains
+from rag.answer.engine import Engine
+from rag.draft.checks import contains
 from rag.errors import BadInputError
-from rag.prompts import DRAFT_SYSTEM, UNANSWERABLE_SYSTEM
+from rag.generate.prompts import DRAFT_SYSTEM, UNANSWERABLE_SYSTEM
 from rag.ui.draft_run import COLUMNS, items_of, write_kept
 from rag.ui.drafts import wanted_count
 

@@ -16,7 +16,7 @@ from app_server import serve_app
 from conftest import ROOT, SEEDS, make_settings
 from scripted_llm import ScriptedLLM
 
-from rag.answer import EMPTY_QUESTION, REFUSAL, Engine
+from rag.answer.engine import EMPTY_QUESTION, REFUSAL, Engine
 from rag.errors import BadInputError
 from rag.pipeline import Pipeline
 
@@ -345,8 +345,8 @@ def ten_megabytes() -> str:
 
 @pytest.mark.slow
 def test_ten_megabyte_file_is_accepted_read_and_chunked_with_exact_offsets(tmp_path):
-    from rag.chunking import chunk_spans
-    from rag.readers import read_document
+    from rag.read.chunking import chunk_spans
+    from rag.read.readers import read_document
     from rag.ui.uploads import save_upload
 
     big = tmp_path / "manual.txt"
@@ -368,7 +368,7 @@ def test_a_file_with_more_chunks_than_one_chroma_batch_is_stored(fresh_pipeline)
 
     from llama_index.core.schema import TextNode
 
-    from rag.store import FileVersion
+    from rag.indexing.store import FileVersion
 
     store = fresh_pipeline().store
     n = store.client.get_max_batch_size() + 500

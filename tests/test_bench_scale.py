@@ -17,10 +17,10 @@ def scale(monkeypatch, tmp_path, embedder):
     monkeypatch.syspath_prepend(str(ROOT / "bench"))
     import scale
 
-    import rag.models
+    import rag.generate.models
 
     monkeypatch.setattr(scale, "OUT", tmp_path / "out")
-    monkeypatch.setattr(rag.models, "load_embedder", lambda *args, **kwargs: embedder)
+    monkeypatch.setattr(rag.generate.models, "load_embedder", lambda *args, **kwargs: embedder)
     yield scale
     sys.modules.pop("scale", None)
 

@@ -18,7 +18,7 @@ from conftest import ROOT, SEEDS, make_settings
 from test_app import chat
 
 from rag.errors import StoreUnavailableError
-from rag.store import ChunkStore
+from rag.indexing.store import ChunkStore
 
 pytestmark = pytest.mark.slow  # a real `chroma run` server
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from rag.cite import MIN_LEXICAL, citations_for, grounding, lexical_support, render_answer, split_markers, verify
-from rag.evidence import Evidence, SentenceVectors
+from rag.answer.cite import MIN_LEXICAL, citations_for, grounding, lexical_support, render_answer, split_markers, verify
+from rag.search.evidence import Evidence, SentenceVectors
 
 EVIDENCE = [
     Evidence("a.txt", "Blinken met Xi Jinping in Beijing on Monday.", 100, 145, 0.9),

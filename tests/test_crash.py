@@ -23,9 +23,9 @@ import pytest
 from conftest import ROOT, SEEDS, make_settings
 from scripted_llm import ScriptedLLM
 
-from rag.answer import Engine
+from rag.answer.engine import Engine
 from rag.pipeline import Pipeline
-from rag.readers import read_document
+from rag.read.readers import read_document
 
 pytestmark = pytest.mark.slow  # subprocesses killed with SIGKILL
 
@@ -53,8 +53,8 @@ def dying(self, *args, **kwargs):
     original(self, *args, **kwargs)
     os.kill(os.getpid(), signal.SIGKILL)
 setattr(Collection, method, dying)
-import rag.ingest
-rag.ingest.COMMIT_CHUNKS = 1  # each file its own commit group, so the n-th call is the n-th file's (groups: test_ingest)
+import rag.indexing.ingest
+rag.indexing.ingest.COMMIT_CHUNKS = 1  # each file its own commit group, so the n-th call is the n-th file's (groups: test_ingest)
 from rag.__main__ import main
 sys.exit(main(sys.argv[4:]))
 """

@@ -11,7 +11,7 @@ import pytest
 from conftest import SEEDS
 from scripted_llm import ScriptedLLM
 
-from rag.draft import (
+from rag.draft.checks import (
     DraftChecks,
     check_answerable,
     check_unanswerable,
@@ -22,9 +22,9 @@ from rag.draft import (
     question_type,
     restates,
 )
-from rag.draft_cli import describe
-from rag.draft_passages import DraftPassage, document_passages, spread_passages
-from rag.draft_set import draft_set
+from rag.draft.cli import describe
+from rag.draft.passages import DraftPassage, document_passages, spread_passages
+from rag.draft.question_set import draft_set
 from rag.errors import BadInputError, RagError
 
 BALLOON = "weather balloon"

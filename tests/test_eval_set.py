@@ -8,7 +8,7 @@ import pytest
 
 from evals.dataset import SPLITS, Item, document_text, folded, gold_spans, load_items
 from evals.metrics import contains_answer
-from rag.readers import is_supported
+from rag.read.readers import is_supported
 
 ROOT = Path(__file__).resolve().parents[1]
 QA_PATH = ROOT / "evals" / "qa.jsonl"

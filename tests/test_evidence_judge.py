@@ -9,10 +9,11 @@ import shutil
 import pytest
 from scripted_llm import ScriptedLLM, passage_number
 
-from rag.answer import Engine
+from rag.answer.engine import Engine
+from rag.answer.evidence_judge import MODEL_DIR, EvidenceJudge
 from rag.errors import ModelMissingError
-from rag.evidence_judge import MODEL_DIR, EvidenceJudge, passage_input
 from rag.pipeline import Pipeline
+from rag.text import passage_input
 
 QUESTION = "Why was the February trip called off?"
 

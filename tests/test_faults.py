@@ -29,7 +29,7 @@ from app_server import free_port, serve_demo
 from conftest import ROOT, SEEDS, make_settings
 from scripted_llm import ScriptedLLM
 
-from rag.answer import Engine
+from rag.answer.engine import Engine
 from rag.pipeline import Pipeline
 from rag.ui.warm import WarmEngines
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from evals import fit_judge
 from evals.dataset import load_items
-from rag.judge import load_weights
+from rag.answer.judge import load_weights
 
 QA = Path(__file__).resolve().parents[1] / "evals" / "qa.jsonl"
 

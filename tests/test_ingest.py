@@ -6,7 +6,7 @@ import json
 import pytest
 
 from rag.pipeline import Pipeline
-from rag.readers import read_document
+from rag.read.readers import read_document
 
 
 def count_embedded(pipeline, monkeypatch) -> list[int]:
@@ -125,7 +125,7 @@ def test_crash_leftovers_are_repaired(fresh_pipeline):
 
 def test_second_concurrent_index_run_fails_fast(fresh_pipeline):
     from rag.errors import RagError
-    from rag.ingest import index_lock
+    from rag.indexing.ingest import index_lock
 
     pipeline = fresh_pipeline()
     with index_lock(pipeline.settings.index_dir):
@@ -157,9 +157,9 @@ def test_cli_bad_setting_is_one_line_without_traceback(capsys):
 
 
 def test_interrupted_run_keeps_committed_files_and_the_next_run_embeds_only_the_rest(fresh_pipeline, monkeypatch):
-    import rag.ingest
+    import rag.indexing.ingest
 
-    monkeypatch.setattr(rag.ingest, "COMMIT_CHUNKS", 2)  # commit every two one-chunk files
+    monkeypatch.setattr(rag.indexing.ingest, "COMMIT_CHUNKS", 2)  # commit every two one-chunk files
     pipeline = fresh_pipeline()
     seeds = pipeline.settings.seeds_dir
     for n in range(6):
@@ -218,9 +218,9 @@ def test_rerun_on_an_unchanged_store_never_reads_every_chunk(fresh_pipeline, mon
 
 def test_an_index_run_changes_the_version_as_it_starts_and_ends_not_per_commit(fresh_pipeline, monkeypatch):
     # a process answering meanwhile rebuilds its BM25 index at most once during the run, not once per commit
-    import rag.ingest
+    import rag.indexing.ingest
 
-    monkeypatch.setattr(rag.ingest, "COMMIT_CHUNKS", 1)  # a commit per file
+    monkeypatch.setattr(rag.indexing.ingest, "COMMIT_CHUNKS", 1)  # a commit per file
     pipeline = fresh_pipeline()
     for n in range(3):
         (pipeline.settings.seeds_dir / f"f{n}.txt").write_text(f"File {n} is about the letter {chr(80 + n)}.", encoding="utf-8")
@@ -273,7 +273,7 @@ class LimitedClient:
 
 def test_index_larger_than_one_read_works_in_pages(fresh_pipeline, monkeypatch):
     # at 100k chunks, reading every chunk at once for BM25 failed (bench/scale.py); here the limit is 2 records
-    import rag.store
+    import rag.indexing.store
 
     pipeline = fresh_pipeline()
     seeds = pipeline.settings.seeds_dir
@@ -283,10 +283,10 @@ def test_index_larger_than_one_read_works_in_pages(fresh_pipeline, monkeypatch):
     pipeline.index(progress=False)
     total = pipeline.store.chunks.count()
     assert total > 5 * 2
-    limited = rag.store.ChunkStore(pipeline.settings, client=LimitedClient(pipeline.store.client, 2))
+    limited = rag.indexing.store.ChunkStore(pipeline.settings, client=LimitedClient(pipeline.store.client, 2))
     pipeline = Pipeline(pipeline.settings, embedder=pipeline.embedder, store=limited)
     store = pipeline.store
-    monkeypatch.setattr(rag.store, "READ_PAGE", 2)
+    monkeypatch.setattr(rag.indexing.store, "READ_PAGE", 2)
 
     assert sorted(store.manifest()) == ["f0.txt", "f1.txt", "f2.txt"]
     nodes = store.nodes()
@@ -307,7 +307,7 @@ def test_a_new_way_of_reading_stores_a_new_text_and_outline(fresh_pipeline, monk
     # an index made by an older reader holds, for the same bytes, the outline that reader made (here: no term above
     # the definition); after READING changes, the next run must store and use the new one, not keep the old
     from rag import config
-    from rag.outline import Outline, outline
+    from rag.read.outline import Outline, outline
 
     pipeline = fresh_pipeline()
     page = pipeline.settings.seeds_dir / "vars.html"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from scripted_llm import ScriptedLLM, passage_number
 
-from rag.answer import REFUSAL, Engine
-from rag.judge import combine, judge
-from rag.wellformed import contradicts, dangling, loop_start, says_not_answered, without_repeats
+from rag.answer.engine import REFUSAL, Engine
+from rag.answer.judge import combine, judge
+from rag.answer.wellformed import contradicts, dangling, loop_start, says_not_answered, without_repeats
 
 QUESTION = "Why was the February trip called off?"
 BALLOON = "It was called off after a Chinese weather balloon was spotted over U.S. airspace"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.llm import Generation
-from rag.prompts import Passage, answer_messages, sufficiency_messages
+from rag.generate.backend import Generation
+from rag.generate.prompts import Passage, answer_messages, sufficiency_messages
 
 pytestmark = pytest.mark.llm
 

@@ -9,11 +9,12 @@ import urllib.request
 
 import pytest
 
-from rag.answer import Engine
+from rag.answer.engine import Engine
 from rag.config import load_settings
 from rag.errors import BackendUnavailableError
-from rag.llm import OpenAIServerBackend, load_llm
-from rag.models import gguf_path
+from rag.generate.load import load_llm
+from rag.generate.models import gguf_path
+from rag.generate.server import OpenAIServerBackend
 
 pytestmark = pytest.mark.llm
 

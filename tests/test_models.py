@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rag import model_parts
 from rag.errors import ModelMissingError
-from rag.models import GGUF_MODELS, BundledGGUF, gguf_path
+from rag.generate import model_parts
+from rag.generate.models import GGUF_MODELS, BundledGGUF, gguf_path
 
 pytestmark = pytest.mark.slow  # runs pip in a subprocess
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import chunk_spans, sentence_spans
-from rag.normalise import normalise
+from rag.read.chunking import chunk_spans, sentence_spans
+from rag.read.normalise import normalise
 
 SEEDS = sorted((Path(__file__).resolve().parents[1] / "seeds").glob("*.txt"))
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.outline import MIN_UNIT_WORDS, Outline, outline, section_paths
-from rag.readers import read_document
+from rag.read.outline import MIN_UNIT_WORDS, Outline, outline, section_paths
+from rag.read.readers import read_document
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -95,7 +95,7 @@ def candidates_of(doc, shape: Outline):
     """The evidence candidates of a whole document (one chunk spanning it)."""
     from types import SimpleNamespace
 
-    from rag.evidence import candidates
+    from rag.search.evidence import candidates
 
     chunk = SimpleNamespace(score=1.0, node=SimpleNamespace(text=doc.text, metadata={
         "source": "vars.html", "file_hash": "h", "start": 0, "end": len(doc.text)}))

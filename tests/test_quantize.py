@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from rag import model_parts
 from rag.__main__ import main
 from rag.config import load_settings
 from rag.errors import ConfigError, ModelMissingError
-from rag.llm import load_llm
-from rag.models import GGUF_MODELS, SHIPPED, WEIGHTS, file_sha256, gguf_path, model_file, stamp_file
+from rag.generate import model_parts
+from rag.generate.load import load_llm
+from rag.generate.models import GGUF_MODELS, SHIPPED, WEIGHTS, file_sha256, gguf_path, model_file, stamp_file
 
 LLAMA_FTYPE_MOSTLY_Q8_0 = "7"  # general.file_type in the GGUF's metadata
 

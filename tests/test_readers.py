@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from pdf_maker import Text, make_pdf
 
-from rag.dates import find_date, parse_date
-from rag.formats.blocks import DEFINITION, KINDS
-from rag.readers import DocumentText, read_document
+from rag.read.dates import find_date, parse_date
+from rag.read.formats.blocks import DEFINITION, KINDS
+from rag.read.readers import DocumentText, read_document
 
 SEEDS = Path(__file__).parent.parent / "seeds"
 

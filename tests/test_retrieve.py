@@ -46,7 +46,7 @@ def test_answer_sentence_is_in_top_5_for_at_least_11_of_12(seeded_pipeline):
 
 
 def test_hybrid_finds_at_least_as_many_as_either_side(seeded_pipeline):
-    from rag.evidence import select_evidence
+    from rag.search.evidence import select_evidence
 
     def hits(mode):
         found = 0
@@ -69,7 +69,7 @@ def test_every_evidence_item_is_an_exact_slice_of_its_file(seeded_pipeline):
 
 
 def test_every_sentence_of_every_indexed_chunk_maps_back_exactly(seeded_pipeline):
-    from rag.chunking import sentence_spans
+    from rag.read.chunking import sentence_spans
 
     seeds = seeded_pipeline.settings.seeds_dir
     got = seeded_pipeline.store.chunks.get(include=["metadatas", "documents"])
@@ -80,10 +80,10 @@ def test_every_sentence_of_every_indexed_chunk_maps_back_exactly(seeded_pipeline
 
 
 def test_bm25_is_persisted_and_not_rebuilt_per_query(seeded_pipeline, monkeypatch):
-    import rag.bm25
+    import rag.indexing.bm25
 
     seeded_pipeline.evidence("warm up", k=1)
-    monkeypatch.setattr(rag.bm25, "_build", lambda *a, **k: pytest.fail("BM25 rebuilt for a query"))
+    monkeypatch.setattr(rag.indexing.bm25, "_build", lambda *a, **k: pytest.fail("BM25 rebuilt for a query"))
     seeded_pipeline.retriever._bm25_version = None  # even a fresh process loads the persisted index
     for question, _, _ in QUESTIONS[:3]:
         seeded_pipeline.evidence(question, k=3)
@@ -160,14 +160,14 @@ def test_an_index_change_made_elsewhere_reaches_a_running_retriever(fresh_pipeli
 
 
 def test_index_rebuilds_bm25_so_the_next_question_does_not(fresh_pipeline, monkeypatch):
-    import rag.bm25
+    import rag.indexing.bm25
 
     pipeline = fresh_pipeline()
     (pipeline.settings.seeds_dir / "a.txt").write_text("Omicron is the fifteenth letter.", encoding="utf-8")
     pipeline.index(progress=False)
     stamp = pipeline.settings.index_dir / "bm25" / pipeline.settings.collection / "rag_version.json"
     assert json.loads(stamp.read_text())["version"] == pipeline.store.version()
-    monkeypatch.setattr(rag.bm25, "_build", lambda *a, **k: pytest.fail("BM25 rebuilt for a question"))
+    monkeypatch.setattr(rag.indexing.bm25, "_build", lambda *a, **k: pytest.fail("BM25 rebuilt for a question"))
     assert "Omicron" in pipeline.retriever.retrieve("fifteenth letter", mode="bm25")[0].node.text
 
 
@@ -183,20 +183,20 @@ def _stale_bm25(pipeline):
 def test_two_rebuilds_of_bm25_at_once_both_succeed(fresh_pipeline, monkeypatch):
     # the UI and the CLI may rebuild the same version at the same moment; they once shared one ".partial" folder,
     # so the second deleted the first's half-written build under it
-    import rag.bm25
+    import rag.indexing.bm25
 
     pipeline = fresh_pipeline()
     folder = _stale_bm25(pipeline)
-    real_open, nested = rag.bm25._open, {}
+    real_open, nested = rag.indexing.bm25._open, {}
 
     def open_and_let_another_process_rebuild(path, top_k):
         if ".partial" in path.name and not nested:  # the outer build is on disk, not yet swapped in
             nested["started"] = True
-            nested["retriever"] = rag.bm25.load_bm25(pipeline.store, top_k)
+            nested["retriever"] = rag.indexing.bm25.load_bm25(pipeline.store, top_k)
         return real_open(path, top_k)
 
-    monkeypatch.setattr(rag.bm25, "_open", open_and_let_another_process_rebuild)
-    outer = rag.bm25.load_bm25(pipeline.store, 6)
+    monkeypatch.setattr(rag.indexing.bm25, "_open", open_and_let_another_process_rebuild)
+    outer = rag.indexing.bm25.load_bm25(pipeline.store, 6)
     assert nested["retriever"] is not None and outer is not None
     assert json.loads((folder / "rag_version.json").read_text())["version"] == pipeline.store.version()
     assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name], "a build folder was left behind"
@@ -206,7 +206,7 @@ def test_two_rebuilds_of_bm25_at_once_both_succeed(fresh_pipeline, monkeypatch):
 def test_bm25_rebuild_removes_folders_of_dead_builders_only(fresh_pipeline):
     import os
 
-    import rag.bm25
+    import rag.indexing.bm25
 
     pipeline = fresh_pipeline()
     folder = _stale_bm25(pipeline)
@@ -215,5 +215,5 @@ def test_bm25_rebuild_removes_folders_of_dead_builders_only(fresh_pipeline):
     live = folder.with_name(f"{folder.name}.partial-{os.getpid()}-0badf00d")  # another thread of this process
     for leftover in (dead, dead_old, live):
         leftover.mkdir()
-    assert rag.bm25.load_bm25(pipeline.store, 6) is not None
+    assert rag.indexing.bm25.load_bm25(pipeline.store, 6) is not None
     assert not dead.exists() and not dead_old.exists() and live.exists()

@@ -25,11 +25,11 @@ from collections import Counter
 from functools import cache
 from pathlib import Path
 
-from rag.chunking import sentence_spans
-from rag.draft import contains
-from rag.draft_passages import DraftPassage, document_passages
-from rag.evidence_judge import claim_input, passage_input, question_input
-from rag.text import content_words
+from rag.answer.evidence_judge import claim_input, question_input
+from rag.draft.checks import contains
+from rag.draft.passages import DraftPassage, document_passages
+from rag.read.chunking import sentence_spans
+from rag.text import content_words, passage_input
 from training.details import detail_pairs, subjects
 from training.perturb import names_in, perturbations, swap_name, swap_number
 
@@ -122,7 +122,7 @@ def restated(sentence: str, passage, rng: random.Random) -> str:
 
 @cache
 def passages_of(pipeline, source: str, file_hash: str) -> tuple[DraftPassage, ...]:
-    """A document's passages (rag.draft_passages), made once: the claims, terms, headings and every drafted item
+    """A document's passages (rag.draft.passages), made once: the claims, terms, headings and every drafted item
     of the document read them."""
     known = pipeline.document(file_hash)
     return tuple(document_passages(source, file_hash, *known)) if known else ()

@@ -18,7 +18,8 @@ import random
 import re
 from dataclasses import dataclass
 
-from rag.evidence_judge import passage_input, question_input
+from rag.answer.evidence_judge import question_input
+from rag.text import passage_input
 from training.perturb import names_in
 
 # passages that give no detail of the name give only a negative: a fifth of them, so the labels stay near balanced

@@ -20,9 +20,9 @@ FACTOID_ONLY = ("factoid",)
 def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
-    from rag.draft_cli import describe
-    from rag.draft_set import draft_set
-    from rag.llm import load_llm
+    from rag.draft.cli import describe
+    from rag.draft.question_set import draft_set
+    from rag.generate.load import load_llm
 
     parser = argparse.ArgumentParser(prog="python -m training.draft", description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=400)

@@ -1,8 +1,8 @@
 """Train the evidence judge: a cross-encoder initialised from the bundled all-MiniLM-L6-v2, trained with
-sentence-transformers' CrossEncoderTrainer and BinaryCrossEntropyLoss on CPU, seeded; weights to rag/judge_model/.
+sentence-transformers' CrossEncoderTrainer and BinaryCrossEntropyLoss on CPU, seeded; weights to rag/answer/judge_model/.
 
 Example: python -m training.train_judge            (about 10-20 minutes on 2 cores)
-  -> rag/judge_model/{model.safetensors (fp16), config.json, tokenizer files, judge.json (sha256, data, figures)}
+  -> rag/answer/judge_model/{model.safetensors (fp16), config.json, tokenizer files, judge.json (sha256, data, figures)}
      heldout packages: question AUC 0.93, claim AUC 0.95 (printed and stored in judge.json)
 The thresholds the engine uses are calibrated afterwards on the eval sets' dev split (evals/calibrate_judge.py).
 """
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from evals.metrics import auc
-from rag.evidence_judge import CARD, MAX_LENGTH, MODEL_DIR, WEIGHTS
+from rag.answer.evidence_judge import CARD, MAX_LENGTH, MODEL_DIR, WEIGHTS
 
 HERE = Path(__file__).resolve().parent
 SEED = 20261203
@@ -52,11 +52,11 @@ def save_fp16(model, folder: Path) -> str:
     return hashlib.sha256(weights.read_bytes()).hexdigest()
 
 
-MODEL_CARD = """# The evidence judge (rag/judge_model)
+MODEL_CARD = """# The evidence judge (rag/answer/judge_model)
 
 A cross-encoder that reads (question, passage) and (answer sentence, passage) pairs and gives the probability that
 the passage answers the question, or supports the sentence. The engine uses it to order the passages, to refuse
-before generating when no passage answers, and to check each sentence of an answer (rag/evidence_judge.py).
+before generating when no passage answers, and to check each sentence of an answer (rag/answer/evidence_judge.py).
 
 - Base: {base_model}, 6 layers, 22.7M parameters; a new one-logit head. Stored in fp16 (sha256 `{sha256}`),
   run in fp32 on the CPU. Input at most {max_length} tokens.
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
     from transformers import set_seed
 
-    from rag.models import force_offline
+    from rag.generate.models import force_offline
 
     force_offline()
     torch.set_num_threads(args.threads)

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import escape
 
-from rag.answer import Answer, Found
+from rag.answer.engine import Answer, Found
 from rag.errors import RagError
-from rag.evidence import Evidence
+from rag.search.evidence import Evidence
 from rag.ui import render
 from rag.ui.slots import waiting_text
 from rag.ui.warm import WarmEngines

@@ -29,7 +29,7 @@ from evals.dataset import Item
 from evals.report import fmt
 from evals.run import answer_records, document_texts, engine_ask
 from evals.summary import summarise_answers
-from rag.draft import question_type
+from rag.draft.checks import question_type
 from rag.errors import BadInputError, RagError
 from rag.ui.warm import WarmEngines
 

@@ -7,7 +7,7 @@ Example: drafts = Drafts(engines, Path("data/drafts")); drafts.start(20, "defaul
                                [[True, "Why was the trip called off?", "a weather balloon", "...", "000_....txt",
                                  "why", "g001"], ...], {"running": True, "kept": 7, "tried": 11, ...})
          drafts.stop() -> "Stopping after this try… (kept 7 of 11 tries)"
-rag.draft_set writes the draft to <folder>/<timestamp>.jsonl (its .partial log while it runs, kept when it is
+rag.draft.question_set writes the draft to <folder>/<timestamp>.jsonl (its .partial log while it runs, kept when it is
 stopped or fails). Each try takes an answer slot as a chat answer does, held through its model call and its
 retrieval round trip, so drafting and chat questions take turns. rag/ui/draft_run.py runs the kept rows.
 """
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from rag.draft_passages import spread_passages
-from rag.draft_set import DraftReport, draft_set
+from rag.draft.passages import spread_passages
+from rag.draft.question_set import DraftReport, draft_set
 from rag.errors import BadInputError, RagError
 from rag.ui.draft_run import answer_slot, rows_of
 from rag.ui.warm import WarmEngines

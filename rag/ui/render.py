@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from html import escape
 
-from rag.answer import Answer, Found
-from rag.evidence import Evidence
+from rag.answer.engine import Answer, Found
+from rag.search.evidence import Evidence
 
 CONTEXT_CHARS = 300  # text shown around a quote in the sources panel
 DOC_VIEW_CHARS = 60_000  # a longer document is shown as a window around its quotes

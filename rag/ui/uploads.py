@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from rag.errors import BadInputError, RagError
-from rag.readers import read_document, reader_kind
+from rag.read.readers import read_document, reader_kind
 
 MAX_NAME_CHARS = 200
 

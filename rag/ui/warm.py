@@ -15,9 +15,11 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 
-from rag.answer import Engine
+from rag.answer.engine import Engine
 from rag.errors import RagError
-from rag.llm import LLMBackend, OpenAIServerBackend, load_llm
+from rag.generate.backend import LLMBackend
+from rag.generate.load import load_llm
+from rag.generate.server import OpenAIServerBackend
 from rag.pipeline import Pipeline
 from rag.ui.slots import AnswerSlots
 

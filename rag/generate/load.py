@@ -1,0 +1,24 @@
+"""The generator backend the Settings name: a bundled model in-process, or a model server by URL.
+
+Example: load_llm(load_settings(model="fast")) -> LlamaCppBackend (Qwen2.5-Coder-0.5B, from the assembled GGUF)
+         load_llm(load_settings(model="http://127.0.0.1:8080/v1")) -> OpenAIServerBackend (checked at once)
+"""
+
+from __future__ import annotations
+
+from rag.config import Settings
+from rag.generate.backend import LLMBackend
+from rag.generate.models import GGUF_MODELS, gguf_path
+from rag.generate.server import OpenAIServerBackend
+
+
+def load_llm(settings: Settings) -> LLMBackend:
+    """The backend settings.model names: a bundled model in settings.weights (as `python -m rag models` made and
+    verified it) or a server URL."""
+    if settings.model.startswith(("http://", "https://")):
+        return OpenAIServerBackend(settings.model, settings.model_name, settings.n_ctx)
+    from rag.generate.llama_backend import LlamaCppBackend  # imports llama_cpp: only when a bundled model is used
+
+    path = gguf_path(settings.model, settings.cache_dir, settings.weights)
+    return LlamaCppBackend(str(path), settings.model, settings.n_ctx, settings.n_threads,
+                           small_model=GGUF_MODELS[settings.model].small_model)
