@@ -155,12 +155,15 @@ def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Setting
 
     def upload(paths: list[str] | None, progress=tracked):
         log: list[str] = []
+        saved = False
         for path in map(Path, paths or []):
             try:
-                log.append(f"saved {save_upload(path, path.name, seeds, settings.upload_max_mb).name}")
+                result = save_upload(path, path.name, seeds, settings.upload_max_mb)
+                log.append(result.message)
+                saved = saved or result.new
             except RagError as exc:
                 log.append(f"rejected {exc}")
-        if any(line.startswith("saved") for line in log):
+        if saved:
             reindex(log, progress)
         return *documents(), "\n".join(log), None
 

@@ -17,7 +17,7 @@ from rag.errors import BadInputError
 from rag.ui.feedback import append_feedback
 from rag.ui.render import highlight, passage_html
 from rag.ui.slots import AnswerSlots, waiting_text
-from rag.ui.uploads import remove_document, safe_upload_name, save_upload
+from rag.ui.uploads import free_names, remove_document, safe_upload_name, save_upload
 
 
 @pytest.mark.parametrize("name", ["../../evil.txt", "/etc/passwd.txt", "..\\evil.txt", ".hidden.txt", "..",
@@ -38,6 +38,43 @@ def test_upload_over_the_size_limit_is_refused_and_not_saved(tmp_path):
     with pytest.raises(BadInputError, match="1 MB upload limit"):
         save_upload(big, "big.txt", tmp_path / "docs", max_mb=1)
     assert not (tmp_path / "docs" / "big.txt").exists()
+
+
+def test_an_upload_named_like_a_different_document_keeps_both(tmp_path):
+    docs, first, second = tmp_path / "docs", tmp_path / "a" / "report.txt", tmp_path / "b" / "report.txt"
+    for path, text in ((first, "The first report says the budget is 40 euros."),
+                       (second, "The second report says the deadline is in May.")):
+        path.parent.mkdir()
+        path.write_text(text)
+    assert save_upload(first, "report.txt", docs, max_mb=1).message == "saved report.txt"
+    saved = save_upload(second, "report.txt", docs, max_mb=1)
+    assert saved.path == docs / "report (2).txt" and saved.new
+    assert saved.message == "saved report (2).txt: a different report.txt is already there, so both are kept"
+    assert (docs / "report.txt").read_text() == first.read_text()
+    assert (docs / "report (2).txt").read_text() == second.read_text()
+    third = tmp_path / "report.txt"
+    third.write_text("A third report: the venue is Graz.")
+    assert save_upload(third, "report.txt", docs, max_mb=1).path == docs / "report (3).txt"
+    assert sorted(p.name for p in docs.iterdir()) == ["report (2).txt", "report (3).txt", "report.txt"]
+
+
+def test_the_same_bytes_uploaded_again_are_already_indexed_and_nothing_is_written(tmp_path):
+    docs, notes = tmp_path / "docs", tmp_path / "notes.txt"
+    notes.write_text("Meeting notes: the venue is Graz.")
+    save_upload(notes, "notes.txt", docs, max_mb=1)
+    before = (docs / "notes.txt").stat().st_mtime_ns
+    again = save_upload(notes, "notes.txt", docs, max_mb=1)
+    assert (again.path, again.new, again.message) == (docs / "notes.txt", False, "notes.txt: already indexed (the same bytes)")
+    renamed = save_upload(notes, "copy of notes.txt", docs, max_mb=1)
+    assert (renamed.new, renamed.message) == (False, "copy of notes.txt: already indexed as notes.txt (the same bytes)")
+    assert [p.name for p in docs.iterdir()] == ["notes.txt"] and (docs / "notes.txt").stat().st_mtime_ns == before
+
+
+def test_free_names_stay_within_the_name_limit():
+    names = free_names("x" * 196 + ".pdf")
+    assert next(names) == "x" * 196 + ".pdf"
+    second = next(names)
+    assert second.endswith(" (2).pdf") and len(second) == 200 and safe_upload_name(second) == second
 
 
 def test_remove_only_deletes_indexed_files_inside_the_folder(tmp_path):
@@ -183,6 +220,15 @@ def test_upload_then_ask_about_it_then_remove(app, tmp_path):
                      "by the board of the Larkspur Institute.\n")
     table, _, log, _ = client.predict([handle_file(str(notes))], api_name="/upload")
     assert "saved zebra_notes.txt" in log and "1 added" in log and "zebra_notes.txt" in table
+    _, _, log, _ = client.predict([handle_file(str(notes))], api_name="/upload")
+    assert log == "zebra_notes.txt: already indexed (the same bytes)"
+    other = tmp_path / "other" / "zebra_notes.txt"
+    other.parent.mkdir()
+    other.write_text("Other notes.\n\nThe zebra project's second phase is called Quince.\n")
+    table, _, log, _ = client.predict([handle_file(str(other))], api_name="/upload")
+    assert "saved zebra_notes (2).txt: a different zebra_notes.txt is already there, so both are kept" in log
+    assert "1 added" in log and "zebra_notes (2).txt" in table and "zebra_notes.txt" in pipeline.store.manifest()
+    client.predict("zebra_notes (2).txt", api_name="/remove")
 
     _, _, record = chat(client, "What is the codename of the zebra project?")
     assert not record["refused"] and "Marmalade" in record["answer"]

@@ -352,7 +352,7 @@ def test_ten_megabyte_file_is_accepted_read_and_chunked_with_exact_offsets(tmp_p
     big = tmp_path / "manual.txt"
     big.write_text(ten_megabytes())
     saved = save_upload(big, "manual.txt", tmp_path / "docs", max_mb=20)
-    doc = read_document(saved)
+    doc = read_document(saved.path)
     spans = chunk_spans(doc.text, 128, 16)
     assert len(spans) > 5461, "more chunks than Chroma takes in one batch"
     assert spans[0][0] == 0 and spans[-1][1] == len(doc.text.rstrip())

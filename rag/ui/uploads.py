@@ -1,14 +1,22 @@
 """Documents added and removed from the chat window: checked, then written into (or deleted from) the documents folder.
 
-Example: save_upload(Path("/tmp/gradio/ab12/notes.txt"), "notes.txt", Path("seeds"), 20) -> Path("seeds/notes.txt")
+Example: save_upload(Path("/tmp/gradio/ab12/report.pdf"), "report.pdf", Path("seeds"), 20)
+           -> Saved(Path("seeds/report.pdf"), "saved report.pdf")
+           -> Saved(Path("seeds/report (2).pdf"), "saved report (2).pdf: a different report.pdf is already there, so
+              both are kept")                                    (a second, different report.pdf)
+           -> Saved(Path("seeds/report.pdf"), "report.pdf: already indexed (the same bytes)", new=False)   (the same one)
          safe_upload_name("../../evil.txt") -> BadInputError("../../evil.txt: a file name, not a path, please ...")
-A file that cannot be indexed (empty, binary, corrupt) is refused with the reason. The caller re-indexes afterwards;
-indexing is incremental, so only the new or changed file is embedded.
+Nothing is lost: a file is never replaced by an upload. A file that cannot be indexed (empty, binary, corrupt) is
+refused with the reason. The caller re-indexes afterwards when something new was saved; indexing is incremental, so
+only the new file is embedded.
 """
 
 from __future__ import annotations
 
+import filecmp
+import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import BadInputError, RagError
@@ -31,8 +39,35 @@ def safe_upload_name(name: str) -> str:
     return name
 
 
-def save_upload(path: Path, name: str, folder: Path, max_mb: int) -> Path:
-    """Copy an uploaded file into the documents folder under its checked name (replacing a file of that name)."""
+@dataclass(frozen=True)
+class Saved:
+    path: Path  # where the upload is (or already was) in the documents folder
+    message: str  # what happened, in the window's words
+    new: bool = True  # False when the same bytes were already there: nothing to index
+
+
+def same_bytes_as(path: Path, folder: Path) -> Path | None:
+    """A document in the folder (or its subfolders) with exactly the bytes of path, if there is one."""
+    size = path.stat().st_size
+    for existing in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        if existing.is_file() and not existing.name.startswith(".") and existing.stat().st_size == size \
+                and filecmp.cmp(existing, path, shallow=False):
+            return existing
+    return None
+
+
+def free_names(name: str):
+    """name, then "stem (2).suffix", "stem (3).suffix", ... each short enough to be a safe upload name."""
+    yield name
+    stem, suffix = os.path.splitext(name)
+    for n in range(2, 10_000):
+        tail = f" ({n}){suffix}"
+        yield stem[:MAX_NAME_CHARS - len(tail)] + tail
+
+
+def save_upload(path: Path, name: str, folder: Path, max_mb: int) -> Saved:
+    """Copy an uploaded file into the documents folder under its checked name, or under a free name such as
+    "report (2).pdf" when a different file has that name; the same bytes uploaded again are not copied."""
     name = safe_upload_name(name)
     size = path.stat().st_size
     if size > max_mb * 2**20:
@@ -40,17 +75,40 @@ def save_upload(path: Path, name: str, folder: Path, max_mb: int) -> Path:
     # what indexing would skip (empty, binary, corrupt) is refused now, rather than kept in the folder where it would
     # be reported at every index run and could not be removed from the window (it is not in the index)
     read_document(path, name)
-    target = folder / name
+    if (twin := same_bytes_as(path, folder)) is not None:
+        where = "" if twin.name == name else f" as {twin.relative_to(folder)}"
+        return Saved(twin, f"{name}: already indexed{where} (the same bytes)", new=False)
     partial = folder / f".{name}.partial"  # hidden until complete, so an index run never reads half a file
     try:
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, partial)
-        partial.replace(target)
+        target = _claim_free_name(partial, folder, name)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise RagError(f"{name}: cannot be saved in {folder} ({exc.strerror}); free some disk space or make the folder "
                        f"writable, then upload it again") from None
-    return target
+    finally:
+        partial.unlink(missing_ok=True)
+    if target.name == name:
+        return Saved(target, f"saved {name}")
+    return Saved(target, f"saved {target.name}: a different {name} is already there, so both are kept")
+
+
+def _claim_free_name(partial: Path, folder: Path, name: str) -> Path:
+    """Link the complete copy under the first free name. A hard link fails when the name is taken, so two uploads at
+    once can never take the same name, and no file is ever replaced."""
+    for candidate in free_names(name):
+        target = folder / candidate
+        try:
+            os.link(partial, target)
+            return target
+        except FileExistsError:
+            continue
+        except OSError:  # a file system without hard links: uploads take turns in the window (concurrency_id)
+            if target.exists():
+                continue
+            partial.rename(target)
+            return target
+    raise RagError(f"{name}: every variant of this name is taken in {folder}; rename the file and upload it again")
 
 
 def remove_document(source: str, folder: Path, indexed: set[str]) -> Path:
