@@ -273,6 +273,7 @@ def test_a_model_that_returns_garbage_is_one_line_in_the_tab(seeded_pipeline, tm
         line, rows, record = finished(client)
     assert line.startswith("Drafting stopped: The model scripted returned no usable question") and "\n" not in line
     assert rows == [] and record["kept"] == 0 and "no usable question" in record["error"]
+    assert "choose default under Model in the sidebar" in line and "--" not in line, "the window's words, not CLI flags"
 
 
 @pytest.mark.slow

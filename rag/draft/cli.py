@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rag.errors import RagError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=50, help="items to keep (default 50)")
@@ -35,7 +37,7 @@ def run(settings, args: argparse.Namespace) -> int:
     """Index the folder, load the generator, draft; print one summary line."""
     from tqdm import tqdm
 
-    from rag.draft.question_set import draft_set
+    from rag.draft.question_set import UnusableDrafter, draft_set
     from rag.generate.load import load_llm
     from rag.pipeline import Pipeline
 
@@ -52,6 +54,8 @@ def run(settings, args: argparse.Namespace) -> int:
     try:
         report = draft_set(pipeline, llm, args.n, args.out, args.unanswerable, args.seed, on_attempt=on_attempt,
                            round_trip_answer=args.answer_check)
+    except UnusableDrafter as exc:
+        raise RagError(f"{exc} (--model default)") from None
     finally:
         bar.close()
     print(describe(report))

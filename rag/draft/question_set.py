@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rag.draft.checks import DraftChecks, draft_one
 from rag.draft.passages import spread_passages
-from rag.errors import RagError
+from rag.errors import BadInputError, RagError
 
 # the answerable kinds asked for in turn; no "why": the default model's why-questions were answered with what the
 # passage says rather than a reason (4 of 5 bad in the first reading, evals/runs/draft-review.md)
@@ -41,6 +41,15 @@ class DraftReport:
     @property
     def per_minute(self) -> float:
         return 60 * (self.kept - self.resumed) / self.seconds if self.seconds else 0.0
+
+
+class UnusableDrafter(RagError):
+    """The model wrote nothing usable in its first tries; each caller says how to pick another model its own way."""
+
+    def __init__(self, model: str, tries: int, partial: Path):
+        self.model, self.partial = model, partial
+        super().__init__(f"The model {model} returned no usable question in its first {tries} replies (see {partial}); "
+                         f"try the default model")
 
 
 def _read_partial(path: Path) -> list[dict]:
@@ -69,7 +78,7 @@ def draft_set(pipeline, llm, n: int, out: Path, unanswerable_share: float = 0.1,
     each attempt with the report so far and the item kept (None if none); should_stop() ends the run early, the
     partial log kept for a later resume."""
     if n < 1:
-        raise RagError("Ask for at least one question (--n 1 or more)")
+        raise BadInputError(f"Ask for at least one question, not {n}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
@@ -113,8 +122,7 @@ def draft_set(pipeline, llm, n: int, out: Path, unanswerable_share: float = 0.1,
                 on_attempt(report, result.item)
             if report.tried == GARBAGE_AFTER and report.kept == 0 and \
                     report.reasons["the reply is not a question, answer and quote"] >= GARBAGE_AFTER - 1:
-                raise RagError(f"The model {llm.name} returned no usable question in its first {GARBAGE_AFTER} replies "
-                               f"(see {partial}); try the default model (--model default)")
+                raise UnusableDrafter(llm.name, GARBAGE_AFTER, partial)
     report.seconds = time.perf_counter() - began
     finished = report.kept >= n or not (should_stop and should_stop())
     if finished:

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rag.draft.passages import spread_passages
-from rag.draft.question_set import DraftReport, draft_set
+from rag.draft.question_set import DraftReport, UnusableDrafter, draft_set
 from rag.errors import BadInputError, RagError
 from rag.ui.draft_run import answer_slot, rows_of
 from rag.ui.warm import WarmEngines
@@ -160,6 +160,8 @@ class Drafts:
 
             job.report = draft_set(self.engines.pipeline, model, job.wanted, job.out, on_attempt=on_attempt,
                                    should_stop=job.stop.is_set)
+        except UnusableDrafter as exc:
+            job.error = f"{exc}: choose default under Model in the sidebar, then Draft questions again"
         except RagError as exc:
             job.error = " ".join(str(exc).split())
         except OSError as exc:
