@@ -1,6 +1,7 @@
 """Retrieval on the real seed index: exact offsets, and the answer-bearing sentence in the top 5."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -111,6 +112,25 @@ def test_empty_index_says_what_to_do(fresh_pipeline):
 
     with pytest.raises(IndexMissingError, match="python -m rag index"):
         fresh_pipeline().evidence("anything")
+
+
+def test_a_corpus_of_stop_words_only_indexes_and_answers_that_the_documents_dont_say(fresh_pipeline):
+    """bm25s has no term to index when every word is a stop word or a single letter ("max() arg is an empty
+    sequence"): indexing and searching go on with dense retrieval alone, and the question is refused."""
+    from scripted_llm import ScriptedLLM
+
+    from rag.answer.engine import REFUSAL, Engine
+
+    pipeline = fresh_pipeline()
+    folder = Path(pipeline.settings.seeds_dir)
+    (folder / "stop.txt").write_text("The and of a an to in is it.\n\nIt is the, and it was to be.\n")
+    (folder / "letters.md").write_text("a b c d e f g\n")
+    assert pipeline.index(progress=False).added == 2
+    assert pipeline.retriever.bm25() is None
+    llm = ScriptedLLM("The budget is 40 euros [1].")
+    answer = Engine(pipeline, llm).ask("What is the budget of the project?")
+    assert answer.refused and answer.answer == REFUSAL and answer.refusal_reason == "no relevant evidence"
+    assert llm.prompts == []
 
 
 @pytest.mark.parametrize(("text", "expected"), [

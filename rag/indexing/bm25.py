@@ -25,6 +25,16 @@ def _build(nodes: list, top_k: int):
                                        stemmer=Stemmer.Stemmer("english"), language="english")
 
 
+def _has_terms(nodes: list) -> bool:
+    """Whether BM25 has any term to index, tokenized as llama-index's BM25Retriever does: bm25s fails ("max() arg is
+    an empty sequence") on a corpus whose every word is a stop word or a single letter. Then dense search works alone."""
+    import bm25s
+    from llama_index.core.schema import MetadataMode
+
+    return any(bm25s.tokenize([node.get_content(metadata_mode=MetadataMode.EMBED)], stopwords="english",
+                              return_ids=False, show_progress=False)[0] for node in nodes)
+
+
 def _open(folder: Path, top_k: int):
     from llama_index.retrievers.bm25 import BM25Retriever
 
@@ -36,7 +46,7 @@ def _open(folder: Path, top_k: int):
 def load_bm25(store: ChunkStore, top_k: int):
     """The persisted BM25 retriever matching the store's current version, rebuilding and persisting it if stale.
 
-    Returns None when the store holds no chunks (BM25 cannot be built on an empty corpus).
+    Returns None when the store holds no chunks, or no chunk has a word BM25 indexes (BM25 cannot be built then).
     """
     folder = Path(store.settings.index_dir) / "bm25" / store.settings.collection
     version = store.version()
@@ -44,7 +54,7 @@ def load_bm25(store: ChunkStore, top_k: int):
     if stamp.is_file() and json.loads(stamp.read_text()).get("version") == version:
         return _open(folder, top_k)
     nodes = store.nodes()
-    if not nodes:
+    if not nodes or not _has_terms(nodes):
         return None
     # Persist into a fresh folder then swap it in, so a crash never leaves a stamp beside a half-written index.
     # The folder is this call's own: two processes (the UI and the CLI) may rebuild the same version at once.
