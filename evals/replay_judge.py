@@ -25,6 +25,7 @@ class ReplayLLM:
     def __init__(self, counter):
         self.counter = counter
         self.name, self.small_model, self.logits = "replay", counter.small_model, "none"
+        self.states_unavailable, self.model_sha256 = "a replay has no hidden states", None
         self.context_window = counter.context_window
         self.draft = ""
 
@@ -34,7 +35,7 @@ class ReplayLLM:
     def yes_probability(self, messages, reply=None):
         return None
 
-    def stream(self, messages, max_tokens, info=None):
+    def stream(self, messages, max_tokens, info=None, gate=None):
         yield self.draft
 
 

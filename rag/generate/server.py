@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from urllib.parse import urlparse
 
 from rag.errors import BackendUnavailableError
-from rag.generate.backend import Generation
+from rag.generate.backend import Gate, Generation
+from rag.generate.capture import CaptureUnavailable
 
 _PER_MESSAGE_TOKENS = 6  # ChatML wraps each message in <|im_start|>role\n ... <|im_end|>\n
 PROBE_S = 2.0  # seconds a model server gets to list its models at start
@@ -31,6 +32,8 @@ class OpenAIServerBackend:
         self.context_window = n_ctx
         self.small_model = False  # a server's model is chosen for being bigger than the bundled ones
         self.logits = "server logprobs"  # until the server shows it has none (then "none")
+        self.states_unavailable = "a model server does not show its hidden states"
+        self.model_sha256 = None
         self.url = base
         self.probe()  # before importing the client library (a second or two): a dead server is told at once
 
@@ -74,7 +77,12 @@ class OpenAIServerBackend:
             f"Model server {self.url} failed ({type(exc).__name__}: {str(exc)[:200]}); check it is running and "
             f"serves an OpenAI-compatible /v1/chat/completions, or use RAG_MODEL=default")
 
-    def stream(self, messages: list[dict], max_tokens: int, info: Generation | None = None) -> Iterator[str]:
+    def watch(self, layers: tuple[int, ...]) -> None:
+        raise CaptureUnavailable(f"cannot read the hidden states of {self.name}: {self.states_unavailable}")
+
+    def stream(self, messages: list[dict], max_tokens: int, info: Generation | None = None,
+               gate: Gate | None = None) -> Iterator[str]:
+        """gate is never asked: a server's prompt is evaluated where no state can be read."""
         info = info if info is not None else Generation()
         info.prompt_tokens = self.count_tokens(messages)
         received = 0

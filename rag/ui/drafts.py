@@ -42,11 +42,11 @@ class TurnTakingModel:
     def __getattr__(self, name: str):  # name, small_model, count_tokens ...: the model's own
         return getattr(self.engine.llm, name)
 
-    def stream(self, messages: list[dict], max_tokens: int, info=None) -> Iterator[str]:
+    def stream(self, messages: list[dict], max_tokens: int, info=None, gate=None) -> Iterator[str]:
         if self._held is None:
             self._held = ExitStack()
             self._held.enter_context(answer_slot(self.engines, self.engine))
-        yield from self.engine.llm.stream(messages, max_tokens, info)
+        yield from self.engine.llm.stream(messages, max_tokens, info, gate)
 
     def end_try(self) -> None:
         if self._held is not None:
