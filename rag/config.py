@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # the trained judge orders the passages; off by default: it lowered evidence hit (docs 0.855 -> 0.790, seeds
     # 0.854 -> 0.837) and tripled retrieval time (docs/decisions.md)
     judge_rerank: bool = False
+    # the probes on the bundled model's own hidden states (rag/answer/probes/) decide refusals where they can be read;
+    # false: the rules and the trained judge alone, as before them
+    probes: bool = True
 
     # chunking and retrieval (chosen by measurement, see README "Retrieval")
     chunk_size: int = Field(128, ge=32, le=2048)  # tokens

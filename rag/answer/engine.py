@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 
 from rag.answer.cite import Citation, Claim, citations_for, grounding, render_answer, split_markers, verify
 from rag.answer.judge import Judgement, judge, load_weights
+from rag.answer.state_judge import SOURCE as STATE_SOURCE
+from rag.answer.state_judge import StateJudge, load_state_judge
 from rag.answer.wellformed import contradicts, dangling, loop_start, says_not_answered, without_repeats
 from rag.errors import BadInputError
 from rag.generate.backend import Generation
@@ -25,6 +27,8 @@ from rag.search.evidence import Evidence
 from rag.text import passage_input
 
 REFUSAL = "The documents don't say. The closest passages found are listed below."
+# the sufficiency probe passed (the passages seem to hold the answer) but the correctness probe doubts the draft
+UNCONFIRMED = "The passages below may answer it; the model's answer could not be confirmed."
 MAX_QUESTION_CHARS = 2000
 EMPTY_QUESTION = "The question is empty; type a question about your documents"
 # Evidence whose best unit scores below this is off-topic: refuse without asking the model (docs/decisions.md).
@@ -62,6 +66,7 @@ class Answer:
     judge_s: float = 0.0
     generated_tokens: int = 0
     new_prompt_tokens: int | None = None  # prompt tokens not already in the model's KV cache, where the backend tells
+    generation: Generation | None = field(default=None, repr=False)  # the model's own report (states when watched)
 
     def record(self) -> dict:
         """The JSON record printed by `ask --json` and written by the evals."""
@@ -96,7 +101,10 @@ def clean_question(question: str) -> str:
 
 
 class Engine:
-    def __init__(self, pipeline, llm, weights: dict | None = None, probes: tuple[str, ...] | None = None):
+    def __init__(self, pipeline, llm, weights: dict | None = None, probes: tuple[str, ...] | None = None,
+                 state_judge: StateJudge | None = None):
+        """state_judge: the probes on the model's states to decide with (default: the bundled ones for this model,
+        where its states can be read)."""
         self.pipeline = pipeline
         self.llm = llm
         self.settings = pipeline.settings
@@ -105,6 +113,11 @@ class Engine:
         used = {"all": set(PROBES), "none": set()}.get(self.settings.judge_probes,
                                                        set(self.weights["features"]) if self.weights else set())
         self.probes = probes if probes is not None else tuple(p for p in PROBES if p in used)
+        # the probes on the model's own states decide where they can be read; the rules otherwise (the note says why)
+        self.state_judge, self.state_note = (state_judge, "") if state_judge else load_state_judge(llm, self.settings.probes)
+        if state_judge:
+            llm.watch(state_judge.probes.layers)
+        self.watched: tuple[int, ...] = self.state_judge.probes.layers if self.state_judge else ()
 
     def fit_prompt(self, question: str, evidence: list[Evidence]) -> tuple[list[dict], list[Evidence], int]:
         """The answer prompt with as many of the best passages as fit settings.evidence_tokens (and the context
@@ -124,15 +137,22 @@ class Engine:
             kept, best = kept + [item], (messages, trial, tokens)
         return best
 
-    def stream(self, question: str, history: list[dict] | None = None,
-               evidence_k: int | None = None) -> Iterator[Found | str | Answer]:
+    def watch(self, layers: tuple[int, ...]) -> None:
+        """Keep the model's states at these layers in each Answer's generation (for training and measuring probes),
+        beside those the probes read."""
+        self.watched = tuple(sorted({*layers, *self.watched}))
+        self.llm.watch(self.watched)
+
+    def stream(self, question: str, history: list[dict] | None = None, evidence_k: int | None = None,
+               evidence: list[Evidence] | None = None) -> Iterator[Found | str | Answer]:
         """Yield Found (the passages), then answer text as it is generated, then the final Answer (which may
-        withhold the text as a refusal)."""
+        withhold the text as a refusal). evidence: answer from these passages instead of searching."""
         began = time.perf_counter()
         question = clean_question(question)
         standalone = standalone_question(self.llm, question, history or [])
         rewritten = time.perf_counter()
-        evidence = self.pipeline.evidence(standalone.search, k=evidence_k)
+        if evidence is None:
+            evidence = self.pipeline.evidence(standalone.search, k=evidence_k)
         result = Answer(REFUSAL, True, [], 0.0, standalone.question, evidence, rewrite=standalone.reason)
         result.rewrite_s, result.evidence_s = rewritten - began, time.perf_counter() - began
         unanswered = self._unanswered(evidence)
@@ -146,8 +166,12 @@ class Engine:
         result.dropped_evidence = len(evidence) - len(kept)
         result.evidence = kept
         yield Found(kept, standalone.question)
-        info, pieces = Generation(), []
-        generation = self.llm.stream(messages, self.settings.max_tokens, info)
+        info, pieces, scores = Generation(capture=bool(self.watched)), [], {}
+        result.generation = info
+        if self.state_judge:  # the sufficiency probe reads the prompt's state before the first token is made
+            generation = self.llm.stream(messages, self.settings.max_tokens, info, self.state_judge.gate(scores))
+        else:
+            generation = self.llm.stream(messages, self.settings.max_tokens, info)
         for delta in generation:
             if result.ttft_s is None:
                 result.ttft_s = time.perf_counter() - began
@@ -161,7 +185,10 @@ class Engine:
         judged = time.perf_counter()
         result.generated_tokens = len(info.logprobs) or len(pieces)
         result.new_prompt_tokens = info.new_prompt_tokens
-        self._judge(result, "".join(pieces).strip(), messages, info)
+        if info.finish == "gated":
+            self._refuse_unread(result, scores)
+        else:
+            self._judge(result, "".join(pieces).strip(), messages, info, scores)
         result.judge_s = time.perf_counter() - judged
         result.total_s = time.perf_counter() - began
         yield result
@@ -177,9 +204,10 @@ class Engine:
             return f"no passage answers the question (judge {best:.2f} < {judge.threshold('answerable'):.2f})"
         return None
 
-    def ask(self, question: str, history: list[dict] | None = None, evidence_k: int | None = None) -> Answer:
+    def ask(self, question: str, history: list[dict] | None = None, evidence_k: int | None = None,
+            evidence: list[Evidence] | None = None) -> Answer:
         """Run stream() to the end and return the final Answer."""
-        *_, final = self.stream(question, history, evidence_k)
+        *_, final = self.stream(question, history, evidence_k, evidence)
         return final
 
     def _claim_check(self, claims: list[Claim], evidence: list[Evidence]) -> list[Claim]:
@@ -193,7 +221,16 @@ class Engine:
         return [replace(claim, supported=claim.supported and score >= judge.threshold("supported", 0.0),
                         judged=round(score, 4)) for claim, score in zip(claims, judge.best_support(asked))]
 
-    def _judge(self, result: Answer, draft: str, messages: list[dict], info: Generation) -> None:
+    def _refuse_unread(self, result: Answer, scores: dict) -> None:
+        """The sufficiency probe found no answer in the passages: refused before a word was generated."""
+        threshold = self.state_judge.probes.threshold("sufficiency")
+        reason = (f"the model's own reading finds no answer in these passages (sufficiency {scores['sufficiency']:.2f} "
+                  f"< {threshold:.2f})")
+        result.refusal_reason = reason
+        result.judge = Judgement(None, "refuse", [reason], [], {}, STATE_SOURCE,
+                                 self.state_judge.public(scores, "sufficiency probe"))
+
+    def _judge(self, result: Answer, draft: str, messages: list[dict], info: Generation, scores: dict) -> None:
         """Cite and verify the draft, then let the judge decide whether it is shown or withheld."""
         result.draft = draft
         _, pairs = split_markers(draft, len(result.evidence))
@@ -230,8 +267,14 @@ class Engine:
                 signals["sufficiency"] = self.llm.yes_probability(sufficiency_messages(messages))
         source = self.llm.logits if any(signals.get(p) is not None for p in PROBES) else "rules only"
         result.judge = judge(signals, [c.supported for c in result.claims], flags, source, self.weights)
+        if self.state_judge:
+            self._state_verdict(result, info, scores)
+        elif self.state_note:
+            result.judge.probes = {"unavailable": self.state_note}
         if result.judge.decision == "refuse":
             result.refusal_reason = "; ".join(r for r in result.judge.reasons if not r.startswith("dropped"))
+            if result.judge.probes.get("decided_by") == "correctness probe":
+                result.answer = UNCONFIRMED
             return
         result.citations = citations_for(result.claims, result.evidence, result.standalone_question)
         # a sentence the trained judge finds unsupported is dropped; one only the word rules doubt is shown unmarked
@@ -239,3 +282,16 @@ class Engine:
         trained = self.pipeline.judge
         shown = [c for c in result.claims if c.judged is None or c.judged >= trained.threshold("supported", 0.0)]
         result.answer, result.refused = render_answer(shown), False
+
+    def _state_verdict(self, result: Answer, info: Generation, scores: dict) -> None:
+        """The ladder decides instead of the rules: a word rule the figures kept, then the correctness probe."""
+        rules = result.judge
+        verdict = self.state_judge.verdict(info, result.standalone_question, rules.reasons, scores)
+        reasons = [r for r in rules.reasons if r.startswith("dropped")]  # notes, not refusals
+        if verdict.rung == "correctness probe":
+            reasons.append(f"the model's answer could not be confirmed ({verdict.why})")
+        elif verdict.decision != "shown":
+            reasons += [r for r in rules.reasons if not r.startswith("dropped")] or [verdict.why]
+        result.judge = Judgement(rules.answers_question, "answer" if verdict.decision == "shown" else "refuse", reasons,
+                                 rules.supported, rules.signals, STATE_SOURCE,
+                                 self.state_judge.public(scores, verdict.rung), rules_decision=rules.decision)

@@ -27,13 +27,15 @@ class Judgement:
     reasons: list[str] = field(default_factory=list)  # why refused, and what was changed (repeats dropped)
     supported: list[bool] = field(default_factory=list)  # per claim, in order
     signals: dict = field(default_factory=dict)
-    source: str = "rules only"  # where the model signals came from: "in-process logits", "server logprobs", "rules only"
+    source: str = "rules only"  # what decided: "rules only", "in-process logits", "server logprobs", "hidden-state probes"
+    probes: dict = field(default_factory=dict)  # the state probes' scores, thresholds and rung, or why there are none
+    rules_decision: str | None = None  # what the word rules alone would have decided, when the probes decided
 
     def public(self) -> dict:
         rounded = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.signals.items()}
         return {"answers_question": None if self.answers_question is None else round(self.answers_question, 3),
                 "decision": self.decision, "supported": self.supported, "reasons": self.reasons, "signals": rounded,
-                "source": self.source}
+                "source": self.source, "probes": self.probes, "rules_decision": self.rules_decision}
 
 
 @lru_cache(maxsize=4)
