@@ -161,10 +161,8 @@ def term_name(text: str) -> str:
     return first.split(" = ")[0].split("=")[0].strip(" :").split(" (")[0][:40].strip()
 
 
-def term_pairs(pipeline, record, rng: random.Random) -> list[dict]:
-    """Template questions about a definition list's terms ("What does add_header do?") against the term's own
-    definition (1) and another term's definition in the same document (0): the option on the neighbouring line; and
-    questions for a detail of the term its definition gives (1) or does not give (0; training.details)."""
+def defined_terms(pipeline, record) -> list[tuple[str, DraftPassage]]:
+    """A document's definition-list terms with the first passage of each one's definition: ("add_header", passage)."""
     known = pipeline.document(record.file_hash)
     if known is None:
         return []
@@ -185,6 +183,14 @@ def term_pairs(pipeline, record, rng: random.Random) -> list[dict]:
         own = first_passage[block + 1]
         if len(name) >= 2:
             defined.append((name, own))
+    return defined
+
+
+def term_pairs(pipeline, record, rng: random.Random) -> list[dict]:
+    """Template questions about a definition list's terms ("What does add_header do?") against the term's own
+    definition (1) and another term's definition in the same document (0): the option on the neighbouring line; and
+    questions for a detail of the term its definition gives (1) or does not give (0; training.details)."""
+    defined = defined_terms(pipeline, record)
     pairs = []
     for name, own in rng.sample(defined, min(TERMS_PER_DOCUMENT, len(defined))):
         question = question_input(rng.choice(TERM_QUESTIONS).format(name=name))
@@ -210,13 +216,12 @@ def name_detail_pairs(pipeline, record, rng: random.Random) -> list[dict]:
     return pairs
 
 
-def heading_pairs(pipeline, record, rng: random.Random) -> list[dict]:
-    """FAQ-style headings that are questions ("How can I use fetchmail with Microsoft Exchange?") against the first
-    passage under them (1) and the first passage under another such heading of the document (0): questions people
-    wrote, with the answer they wrote below."""
+def faq_headings(pipeline, record) -> dict[str, DraftPassage]:
+    """A document's headings that are questions ("How can I use fetchmail with Microsoft Exchange?"), each with the
+    first passage under it."""
     known = pipeline.document(record.file_hash)
     if known is None:
-        return []
+        return {}
     text, shape = known
     block_of = {u.start: u.block for u in shape.units}
     answered: dict[str, DraftPassage] = {}
@@ -225,9 +230,21 @@ def heading_pairs(pipeline, record, rng: random.Random) -> list[dict]:
         heading = path.split(" > ")[-1].strip()
         if heading.endswith("?") and len(heading.split()) >= 4:
             answered.setdefault(heading, passage)
+    return answered
+
+
+def faq_question(heading: str) -> str:
+    """The heading as a question, its numbering dropped: "Q3. How do I ...?" -> "How do I ...?" """
+    return heading.lstrip("0123456789.SQ ").strip()
+
+
+def heading_pairs(pipeline, record, rng: random.Random) -> list[dict]:
+    """FAQ-style headings that are questions against the first passage under them (1) and the first passage under
+    another such heading of the document (0): questions people wrote, with the answer they wrote below."""
+    answered = faq_headings(pipeline, record)
     pairs = []
     for heading, own in answered.items():
-        question = question_input(heading.lstrip("0123456789.SQ ").strip())
+        question = question_input(faq_question(heading))
         pairs.append(dict(a=question, b=passage_input(own.header, own.text), label=1, kind="faq"))
         others = [p for h, p in answered.items() if h != heading]
         if others:
