@@ -13,7 +13,8 @@ from html import escape
 from pathlib import Path
 from types import SimpleNamespace
 
-from rag.answer.engine import EMPTY_QUESTION, Engine
+from rag.answer.engine import Engine
+from rag.answer.result import EMPTY_QUESTION
 from rag.config import BUNDLED_MODELS, Settings, load_settings
 from rag.errors import BadInputError, RagError
 from rag.read.readers import READERS

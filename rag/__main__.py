@@ -95,7 +95,7 @@ def _run(args: argparse.Namespace, settings) -> int:
 
         return run(settings, args)
     if args.command in ("ask", "retrieve"):
-        from rag.answer.engine import clean_question
+        from rag.answer.result import clean_question
 
         args.question = clean_question(args.question)  # a bad question is told at once, before any model loads
     pipeline = Pipeline(settings)
@@ -137,7 +137,7 @@ def _run(args: argparse.Namespace, settings) -> int:
 
 def _ask(engine, question: str, history: list[dict], as_json: bool):
     """Stream one answer to stdout (the passages found first), or print its JSON record; return the final Answer."""
-    from rag.answer.engine import Answer, Found
+    from rag.answer.result import Answer, Found
 
     for event in engine.stream(question, history):
         if isinstance(event, Answer):
@@ -153,6 +153,11 @@ def _ask(engine, question: str, history: list[dict], as_json: bool):
     print()
     if final.standalone_question != question:
         print(f"(understood as: {final.standalone_question})")
+    probes = final.judge.probes if final.judge else {}
+    measured = [f"{name} {probes[name]['score']:.2f} (threshold {probes[name]['threshold']:.2f})"
+                for name in ("sufficiency", "correctness") if (probes.get(name) or {}).get("score") is not None]
+    if measured:
+        print(f"probes: {', '.join(measured)}; decided by: {probes['decided_by']}")
     if final.refused:
         print(f"-- withheld: {final.refusal_reason} --" if final.draft else f"-- {final.refusal_reason} --")
         print(final.answer)

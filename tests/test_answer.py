@@ -6,7 +6,8 @@ Claims about answer quality are made with the real model in test_answer_llm.py, 
 import pytest
 from scripted_llm import ScriptedLLM, passage_number
 
-from rag.answer.engine import REFUSAL, Engine, clean_question
+from rag.answer.engine import Engine
+from rag.answer.result import REFUSAL, clean_question
 from rag.errors import BadInputError
 from rag.pipeline import Pipeline
 

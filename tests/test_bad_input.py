@@ -16,7 +16,8 @@ from app_server import serve_app
 from conftest import ROOT, SEEDS, make_settings
 from scripted_llm import ScriptedLLM
 
-from rag.answer.engine import EMPTY_QUESTION, REFUSAL, Engine
+from rag.answer.engine import Engine
+from rag.answer.result import EMPTY_QUESTION, REFUSAL
 from rag.errors import BadInputError
 from rag.pipeline import Pipeline
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from scripted_llm import ScriptedLLM, passage_number
 
-from rag.answer.engine import REFUSAL, Engine
+from rag.answer.engine import Engine
 from rag.answer.judge import combine, judge
+from rag.answer.result import REFUSAL
 from rag.answer.wellformed import contradicts, dangling, loop_start, says_not_answered, without_repeats
 
 QUESTION = "Why was the February trip called off?"

@@ -5,16 +5,19 @@ stand-in model whose states are set by the test (the real model's capture is tes
 from __future__ import annotations
 
 import json
+from html import escape
 
 import numpy as np
 import pytest
 from scripted_llm import ScriptedLLM
 
-from rag.answer.engine import REFUSAL, UNCONFIRMED, Engine
+from rag.answer.engine import Engine
 from rag.answer.ladder import Ladder, decide
 from rag.answer.probes import Probes, ProbesUnavailable, features, key_token_positions
+from rag.answer.result import REFUSAL, UNCONFIRMED
 from rag.answer.state_judge import StateJudge, load_state_judge
 from rag.generate.backend import Generation
+from rag.ui.render import answer_message
 
 WIDTH, LAYER, SHA = 8, 3, "ab" * 32
 QUESTION = "Why was the February trip called off?"
@@ -141,7 +144,7 @@ def test_a_fitted_probe_folds_into_one_direction_that_matches_the_pipeline():
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from training.probe_fit import C, COMPONENTS, SEED, fit, scores
+    from training.probe_fit import COMPONENTS, SEED, C, fit, scores
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 64)) * rng.uniform(0.5, 5, size=64)
@@ -172,7 +175,9 @@ def test_the_engine_refuses_before_generating_when_the_passages_hold_no_answer(s
     assert answer.refusal_reason.startswith("the model's own reading finds no answer in these passages (sufficiency 0.02")
     probes = answer.record()["judge"]["probes"]
     assert probes["decided_by"] == "sufficiency probe" and probes["sufficiency"]["threshold"] == 0.5
+    assert probes["correctness"]["score"] is None, "no draft, no correctness"
     assert answer.record()["judge"]["source"] == "hidden-state probes"
+    assert "passages hold the answer 0.02 (&lt; 0.50)" in answer_message(answer, QUESTION, 0)
 
 
 def test_the_engine_withholds_a_draft_the_correctness_probe_doubts(seeded_pipeline, probes_dir):
@@ -182,6 +187,10 @@ def test_the_engine_withholds_a_draft_the_correctness_probe_doubts(seeded_pipeli
     judge = answer.record()["judge"]
     assert judge["probes"]["decided_by"] == "correctness probe" and judge["probes"]["sufficiency"]["score"] == 0.982
     assert judge["rules_decision"] == "answer", "the rules alone would have shown it"
+    message = answer_message(answer, QUESTION, 0)
+    assert f"<strong>{escape(UNCONFIRMED)}</strong>" in message and "The documents don" not in message
+    assert "passages hold the answer 0.98 (≥ 0.50) · answer confirmed 0.02 (&lt; 0.50)" in message
+    assert "Decided by: correctness probe" in message
 
 
 def test_the_engine_answers_when_both_probes_agree_even_where_a_dropped_rule_doubts(seeded_pipeline, probes_dir):

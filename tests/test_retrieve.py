@@ -119,7 +119,8 @@ def test_a_corpus_of_stop_words_only_indexes_and_answers_that_the_documents_dont
     sequence"): indexing and searching go on with dense retrieval alone, and the question is refused."""
     from scripted_llm import ScriptedLLM
 
-    from rag.answer.engine import REFUSAL, Engine
+    from rag.answer.engine import Engine
+    from rag.answer.result import REFUSAL
 
     pipeline = fresh_pipeline()
     folder = Path(pipeline.settings.seeds_dir)

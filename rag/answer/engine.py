@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
-from rag.answer.cite import Citation, Claim, citations_for, grounding, render_answer, split_markers, verify
+from rag.answer.cite import Claim, citations_for, grounding, render_answer, split_markers, verify
 from rag.answer.judge import Judgement, judge, load_weights
+from rag.answer.result import REFUSAL, UNCONFIRMED, Answer, Found, clean_question
 from rag.answer.state_judge import SOURCE as STATE_SOURCE
 from rag.answer.state_judge import StateJudge, load_state_judge
 from rag.answer.wellformed import contradicts, dangling, loop_start, says_not_answered, without_repeats
@@ -26,78 +27,10 @@ from rag.generate.prompts import Passage, answer_check_messages, answer_messages
 from rag.search.evidence import Evidence
 from rag.text import passage_input
 
-REFUSAL = "The documents don't say. The closest passages found are listed below."
-# the sufficiency probe passed (the passages seem to hold the answer) but the correctness probe doubts the draft
-UNCONFIRMED = "The passages below may answer it; the model's answer could not be confirmed."
-MAX_QUESTION_CHARS = 2000
-EMPTY_QUESTION = "The question is empty; type a question about your documents"
 # Evidence whose best unit scores below this is off-topic: refuse without asking the model (docs/decisions.md).
 MIN_EVIDENCE_SCORE = 0.39
 SAFETY_TOKENS = 16
 PROBES = ("sufficiency", "answer_check")  # the judge's yes/no questions to the model (rag/generate/prompts.py)
-
-
-@dataclass(frozen=True)
-class Found:
-    """The first event of an answer: the passages found, before the model writes anything."""
-    evidence: list[Evidence]
-    standalone_question: str
-
-
-@dataclass
-class Answer:
-    answer: str
-    refused: bool
-    citations: list[Citation]
-    grounding: float
-    standalone_question: str
-    evidence: list[Evidence]
-    prompt_tokens: int = 0
-    ttft_s: float | None = None
-    total_s: float = 0.0
-    claims: list[Claim] = field(default_factory=list)
-    dropped_evidence: int = 0
-    refusal_reason: str | None = None
-    draft: str = ""  # what the model wrote, kept when the engine withholds it
-    rewrite: str = ""  # why the question was or was not rewritten (rag.generate.followup.Standalone.reason)
-    judge: Judgement | None = None
-    rewrite_s: float = 0.0  # making a follow-up standalone (0 when it stands alone)
-    evidence_s: float | None = None  # when the passages were found (the evidence panel can show them)
-    judge_s: float = 0.0
-    generated_tokens: int = 0
-    new_prompt_tokens: int | None = None  # prompt tokens not already in the model's KV cache, where the backend tells
-    generation: Generation | None = field(default=None, repr=False)  # the model's own report (states when watched)
-
-    def record(self) -> dict:
-        """The JSON record printed by `ask --json` and written by the evals."""
-        return {
-            "answer": self.answer, "refused": self.refused, "citations": [c.public() for c in self.citations],
-            "retrieved": list(dict.fromkeys(e.source for e in self.evidence)),
-            "standalone_question": self.standalone_question, "rewrite": self.rewrite, "grounding": round(self.grounding, 3),
-            "judge": self.judge.public() if self.judge else None, "prompt_tokens": self.prompt_tokens,
-            "rewrite_s": round(self.rewrite_s, 3), "evidence_s": None if self.evidence_s is None else round(self.evidence_s, 3),
-            "ttft_s": None if self.ttft_s is None else round(self.ttft_s, 3), "judge_s": round(self.judge_s, 3),
-            "total_s": round(self.total_s, 3), "generated_tokens": self.generated_tokens,
-            "new_prompt_tokens": self.new_prompt_tokens,
-            "passages": [{"source": e.source, "start": e.start, "end": e.end, "score": e.score,
-                          "answer_score": e.answer_score} for e in self.evidence],
-            "claims": [{"sentence": c.sentence, "cited": list(c.cited), "supported": c.supported, "judged": c.judged}
-                       for c in self.claims],
-        }
-
-
-def clean_question(question: str) -> str:
-    """Strip control characters and surrounding space; refuse empty or oversized questions with a clear message."""
-    if not isinstance(question, str):
-        raise BadInputError("The question must be text")
-    cleaned = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question).strip()
-    if not cleaned:
-        raise BadInputError(EMPTY_QUESTION)
-    if len(cleaned) > MAX_QUESTION_CHARS:
-        raise BadInputError(f"The question is {len(cleaned):,} characters; keep it under {MAX_QUESTION_CHARS:,}")
-    if not any(ch.isalnum() for ch in cleaned):
-        raise BadInputError("The question has no words in it; type a question about your documents")
-    return cleaned
 
 
 class Engine:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import escape
 
-from rag.answer.engine import Answer, Found
+from rag.answer.result import Answer, Found
 from rag.errors import RagError
 from rag.search.evidence import Evidence
 from rag.ui import render

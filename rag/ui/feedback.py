@@ -12,7 +12,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rag.answer.engine import Answer
+from rag.answer.result import Answer
 
 FEEDBACK_FILE = "feedback.jsonl"
 _write_lock = threading.Lock()  # two ratings at once must not interleave their lines

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from html import escape
 
-from rag.answer.engine import Answer, Found
+from rag.answer.result import UNCONFIRMED, Answer, Found
 from rag.search.evidence import Evidence
 
 CONTEXT_CHARS = 300  # text shown around a quote in the sources panel
@@ -72,10 +72,27 @@ def _cite(turn: int, label: str, text: str) -> str:
 
 def grounding_badge(answer: Answer) -> str:
     if answer.refused:
-        return '<span class="badge refused">Not answered from the documents</span>'
+        return '<span class="badge refused">Not answered from the documents</span>' + probes_badge(answer)
     supported = sum(claim.supported for claim in answer.claims)
     level = "ok" if supported == len(answer.claims) else "partial"
-    return f'<span class="badge {level}">{supported}/{len(answer.claims)} sentences supported</span>'
+    return f'<span class="badge {level}">{supported}/{len(answer.claims)} sentences supported</span>' + probes_badge(answer)
+
+
+PROBE_WORDS = {"sufficiency": "passages hold the answer", "correctness": "answer confirmed"}
+
+
+def probes_badge(answer: Answer) -> str:
+    """The probes on the model's own states: each score against its threshold, and what decided (empty when they
+    did not run: the rules decided, and the record says why)."""
+    probes = answer.judge.probes if answer.judge else {}
+    shown = [(name, probes[name]) for name in PROBE_WORDS if isinstance(probes.get(name), dict)]
+    parts = [f"{PROBE_WORDS[name]} {entry['score']:.2f} ({'≥' if entry['score'] >= entry['threshold'] else '<'} "
+             f"{entry['threshold']:.2f})" for name, entry in shown if entry.get("score") is not None]
+    if not parts:
+        return ""
+    title = ("The model's own hidden states, read by probes trained here: do the passages hold the answer, and is "
+             f"this answer right. Decided by: {probes.get('decided_by', 'the rules')}.")
+    return f'<span class="badge probes" title="{escape(title)}">{escape(" · ".join(parts))}</span>'
 
 
 def understood_html(question: str, answer: Answer) -> str:
@@ -94,7 +111,8 @@ def answer_message(answer: Answer, question: str, turn: int) -> str:
         listed = f'<div class="closest-title">Closest passages found:</div><ol class="closest">{closest}</ol>'
         why = (f'<div class="withheld">The answer the model wrote was withheld: {escape(answer.refusal_reason)}.</div>'
                if answer.draft and answer.refusal_reason else "")
-        return (f'{head}<div class="refusal"><strong>The documents don\'t say.</strong> '
+        lead = escape(UNCONFIRMED) if answer.answer == UNCONFIRMED else "The documents don't say."
+        return (f'{head}<div class="refusal"><strong>{lead}</strong> '
                 f'{grounding_badge(answer)}{why}{listed if closest else ""}</div>')
     cited = {citation.number for citation in answer.citations}
     sentences = []
