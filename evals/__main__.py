@@ -22,7 +22,8 @@ from pathlib import Path
 from evals import gate, plots, report
 from evals.dataset import SPLITS as SPLIT_NAMES
 from evals.dataset import Item, gold_spans, load_items
-from evals.run import ProgressLog, answer_records, document_texts, engine_ask, log_name, retrieval_records
+from evals.probe_summary import summarise_probes
+from evals.run import ProgressLog, answer_records, document_texts, engine_ask, log_name, probe_ask, retrieval_records
 from evals.summary import summarise_answers, summarise_retrieval
 from rag.errors import BadInputError, RagError
 
@@ -59,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", choices=SPLITS, default="all", help="only the items of this split")
     parser.add_argument("--pipeline", choices=list(PIPELINES), default="ours")
     parser.add_argument("--retrieval-only", action="store_true", help="retrieval metrics only, no generation")
+    parser.add_argument("--probes-only", action="store_true", help="the sufficiency probe on each answer prompt, no "
+                        "draft: its AUC and refusal rates (the default model's states)")
     parser.add_argument("--check", action="store_true", help="exit 2 if a figure regressed beyond its tolerance")
     parser.add_argument("--save-baseline", action="store_true", help="store this run's figures as the gate's reference")
     parser.add_argument("--baseline-file", type=Path, default=HERE / "baseline.json")
@@ -120,6 +123,18 @@ def run_answers(args, settings, pipeline, items: list[Item]) -> dict[str, list[d
     return records
 
 
+def run_probes(args, settings, pipeline, items: list[Item]) -> list[dict]:
+    """Each item up to the sufficiency probe (rewrite, retrieval, the answer prompt read by the model), no draft."""
+    from rag.answer.engine import Engine
+    from rag.generate.load import load_llm
+
+    engine = Engine(pipeline, load_llm(settings))
+    if engine.state_judge is None:
+        raise BadInputError(f"--probes-only needs the probes on the model's states: {engine.state_note}")
+    log = ProgressLog(args.out / f"progress-probes-{log_name(settings.model)}.jsonl", resume=args.resume)
+    return list(answer_records(probe_ask(engine), items, "ours", progress=not args.quiet, log=log))
+
+
 def _draft(argv: list[str]) -> int:
     """`python -m evals draft --seeds-dir DIR --n 50 --out FILE.jsonl`: rag.draft.cli with the evals' defaults."""
     from rag.config import load_settings
@@ -177,6 +192,10 @@ def _run(args, command: str) -> int:
         summaries = {"ours": summarise_retrieval(items, records["ours"], spans, MIN_EVIDENCE_SCORE,
                                                  judge.threshold("answerable", 0.0) if judge else None)}
         figures = plots.retrieval_plots(summaries["ours"], args.out)
+    elif args.probes_only:
+        records = {"ours": run_probes(args, settings, pipeline, items)}
+        texts = document_texts(records["ours"], settings.seeds_dir)
+        summaries = {"ours": summarise_probes(items, records["ours"], texts)}
     else:
         records = run_answers(args, settings, pipeline, items)
         texts = document_texts([r for rs in records.values() for r in rs], settings.seeds_dir)
@@ -184,15 +203,19 @@ def _run(args, command: str) -> int:
         figures = plots.answer_plots(summaries, args.out)
     run = {"dataset": str(args.dataset), "corpus": args.corpus, "seeds_dir": str(settings.seeds_dir), "split": args.split,
            "selection": selection, "n_items": len(items), "model": settings.model,
-           "pipelines": list(records), "retrieval_only": args.retrieval_only, "started": started,
+           "pipelines": list(records), "retrieval_only": args.retrieval_only, "probes_only": args.probes_only,
+           "started": started,
            "seconds": time.perf_counter() - began, "command": command,
            "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
            "settings": settings.model_dump(include={"chunk_size", "chunk_overlap", "top_k", "evidence_k", "n_threads",
                                                     "n_ctx", "max_tokens"})}
-    keys = {name: gate.gate_key(args.retrieval_only, name, settings.model, args.dataset, selection) for name in records}
+    kind = "retrieval" if args.retrieval_only else "probes" if args.probes_only else "answers"
+    keys = {name: gate.gate_key(kind, name, settings.model, args.dataset, selection) for name in records}
     write_outputs(args.out, run, records, summaries, keys)
     if args.retrieval_only:
         blocks = report.retrieval_report(run, summaries["ours"], records["ours"], items, figures)
+    elif args.probes_only:
+        blocks = report.probe_report(run, summaries["ours"])
     else:
         blocks = report.answer_report(run, summaries, records, items, figures)
     report.write_reports(args.out, blocks)

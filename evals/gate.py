@@ -25,6 +25,7 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "hit@1": {"max_drop": 0.03}, "hit@5": {"max_drop": 0.02}, "mrr": {"max_drop": 0.02},
     "evidence_hit": {"max_drop": 0.03}, "gate_refusal_rate": {"max_drop": 0.1},
     "gate_false_refusal_rate": {"max_rise": 0.05}, "judge_auc": {"max_drop": 0.03},
+    "probe_auc": {"max_drop": 0.03}, "probe_refusal_rate": {"max_drop": 0.1}, "probe_false_refusal_rate": {"max_rise": 0.05},
 }
 EPSILON = 1e-9  # stored figures are rounded floats
 
@@ -33,11 +34,14 @@ class GateError(RagError):
     """The gate cannot run: no stored figures for this kind of run, or an unreadable baseline file."""
 
 
-def gate_key(retrieval_only: bool, pipeline: str, model: str, dataset: Path, selection: str) -> str:
-    """Example: gate_key(False, "ours", "fast", Path("evals/qa.jsonl"), "subset_ci")
-                -> "answers/ours/fast/qa/subset_ci" """
-    if retrieval_only:
+def gate_key(kind: str, pipeline: str, model: str, dataset: Path, selection: str) -> str:
+    """kind: "retrieval", "probes" or "answers".
+    Example: gate_key("answers", "ours", "fast", Path("evals/qa.jsonl"), "subset_ci") -> "answers/ours/fast/qa/subset_ci"
+             gate_key("probes", "ours", "default", Path("evals/docs_qa.jsonl"), "all") -> "probes/default/docs_qa/all" """
+    if kind == "retrieval":
         return f"retrieval/{dataset.stem}/{selection}"
+    if kind == "probes":
+        return f"probes/{model}/{dataset.stem}/{selection}"
     return f"answers/{pipeline}/{model}/{dataset.stem}/{selection}"
 
 

@@ -210,6 +210,25 @@ def answer_report(run: Mapping, summaries: Mapping[str, Mapping], records: Mappi
     return blocks
 
 
+PROBE_ROWS = [
+    ("n", "items"), ("n_probed", "items whose prompt the model read (the rest: no relevant evidence)"),
+    ("probe_auc", "sufficiency AUC (gold answer in the passages vs unanswerable)"),
+    ("probe_refusal_rate", "unanswerable refused (evidence gate or probe)"),
+    ("probe_false_refusal_rate", "answerable with the answer in its passages, refused by the probe"),
+    ("probe_missing_refusal_rate", "answerable whose passages miss the answer, refused"),
+    ("correctness_auc", "correctness AUC (right vs wrong drafts)"), ("sufficiency_threshold", "sufficiency threshold"),
+]
+
+
+def probe_report(run: Mapping, summary: Mapping) -> list[tuple]:
+    """Blocks of the probes-only report: the sufficiency probe read on each answer prompt, no drafts."""
+    rows = [[s["id"], s["type"], "yes" if s["answerable"] else "no", "yes" if s["hit"] else "no",
+             fmt(s["sufficiency"]) if s["asked"] else "not asked"] for s in summary["scores"]]
+    return [("h1", "Eval report: the sufficiency probe (no drafts)"), ("p", describe(run)),
+            ("h2", "Overall"), figures_table({"ours": summary["overall"]}, PROBE_ROWS),
+            ("h2", "Each item"), ("table", ["id", "type", "answerable", "answer in passages", "sufficiency"], rows)]
+
+
 def retrieval_report(run: Mapping, summary: Mapping, records: Sequence[Mapping], items: Sequence[Item],
                      plots: Sequence[tuple[str, str]]) -> list[tuple]:
     """Blocks of the retrieval-only report."""

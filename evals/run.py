@@ -87,6 +87,14 @@ def engine_ask(engine) -> Callable[[str, list[dict]], dict]:
     return ask
 
 
+def probe_ask(engine) -> Callable[[str, list[dict]], dict]:
+    """The engine up to the sufficiency probe's reading of the answer prompt, with no draft: its record."""
+    def ask(question: str, history: list[dict]) -> dict:
+        return engine.ask(question, history, max_tokens=0).record()
+
+    return ask
+
+
 def retrieval_records(pipeline, items: Sequence[Item], k: int, progress: bool = True) -> Iterator[dict]:
     """Hybrid chunk retrieval plus evidence selection for each item's retrieval query (no LLM: a follow-up is
     joined to its last user turn, see evals.dataset.retrieval_query)."""
@@ -104,9 +112,9 @@ def retrieval_records(pipeline, items: Sequence[Item], k: int, progress: bool = 
 
 
 def document_texts(records: Sequence[dict], seeds_dir: Path) -> dict[str, str]:
-    """source -> the text its citation offsets index (the file as read; extracted text for html/pdf/docx)."""
+    """source -> the text its citation and passage offsets index (the file as read; extracted text for html/pdf/docx)."""
     texts: dict[str, str] = {}
-    for source in {c["source"] for r in records for c in r.get("citations") or []}:
+    for source in {c["source"] for r in records for c in (r.get("citations") or []) + (r.get("passages") or [])}:
         path = Path(seeds_dir) / source
         try:
             texts[source] = read_document(path).text

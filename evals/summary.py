@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from evals import metrics as m
 from evals.dataset import Item
+from evals.probe_summary import summarise_probes
 
 HIT_KS = (1, 3, 5)
 
@@ -137,7 +138,10 @@ def summarise_answers(items: Sequence[Item], records: Sequence[Mapping], texts: 
     scores} for one pipeline's records."""
     by_id = {item.id: item for item in items}
     scores = [score_answer(by_id[r["id"]], r, texts) for r in records]
-    return {"overall": aggregate_answers(scores), "by_type": by_type(scores, aggregate_answers),
+    overall = aggregate_answers(scores)
+    probed = summarise_probes(items, records, texts)["overall"]  # the probes on the model's states, when they ran
+    overall |= {k: v for k, v in probed.items() if k.startswith(("probe_", "correctness_"))}
+    return {"overall": overall, "by_type": by_type(scores, aggregate_answers),
             "by_split": by_type(scores, aggregate_answers, "split"), "scores": scores}
 
 

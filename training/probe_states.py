@@ -33,7 +33,7 @@ from training.build_pairs import HERE
 
 LAYERS = (6, 10, 14, 17, 20, 23, 27)  # the reference measured these (../shared/probe-reference); 17 was best
 OUT = HERE / "out" / "probe-states"
-MAX_TOKENS = 160
+MAX_TOKENS = 96  # a draft that runs longer is most often a ramble: its first 96 tokens say what it is
 POOL = 3  # times the engine's passages and characters searched for the next-best passages of a "removed" prompt
 SPAN_SUPPORT = 0.6  # share of a term/FAQ draft's new content words that must stand in the answering passage
 
@@ -141,7 +141,7 @@ class StateLog:
 
 def training_prompts(engine, pipeline, question: dict, log: StateLog) -> None:
     """The question as retrieved and, when that holds its answer, with the answer removed."""
-    from rag.answer.engine import Answer
+    from rag.answer.result import Answer
 
     span_text = ""
     if question.get("span"):
