@@ -77,9 +77,10 @@ class Engine:
         self.llm.watch(self.watched)
 
     def stream(self, question: str, history: list[dict] | None = None, evidence_k: int | None = None,
-               evidence: list[Evidence] | None = None) -> Iterator[Found | str | Answer]:
+               evidence: list[Evidence] | None = None, max_tokens: int | None = None) -> Iterator[Found | str | Answer]:
         """Yield Found (the passages), then answer text as it is generated, then the final Answer (which may
-        withhold the text as a refusal). evidence: answer from these passages instead of searching."""
+        withhold the text as a refusal). evidence: answer from these passages instead of searching; max_tokens: at
+        most this many (default settings.max_tokens; 0 reads the prompt, and the probe, without drafting)."""
         began = time.perf_counter()
         question = clean_question(question)
         standalone = standalone_question(self.llm, question, history or [])
@@ -100,11 +101,12 @@ class Engine:
         result.evidence = kept
         yield Found(kept, standalone.question)
         info, pieces, scores = Generation(capture=bool(self.watched)), [], {}
+        limit = self.settings.max_tokens if max_tokens is None else max_tokens
         result.generation = info
         if self.state_judge:  # the sufficiency probe reads the prompt's state before the first token is made
-            generation = self.llm.stream(messages, self.settings.max_tokens, info, self.state_judge.gate(scores))
+            generation = self.llm.stream(messages, limit, info, self.state_judge.gate(scores))
         else:
-            generation = self.llm.stream(messages, self.settings.max_tokens, info)
+            generation = self.llm.stream(messages, limit, info)
         for delta in generation:
             if result.ttft_s is None:
                 result.ttft_s = time.perf_counter() - began
@@ -138,9 +140,9 @@ class Engine:
         return None
 
     def ask(self, question: str, history: list[dict] | None = None, evidence_k: int | None = None,
-            evidence: list[Evidence] | None = None) -> Answer:
+            evidence: list[Evidence] | None = None, max_tokens: int | None = None) -> Answer:
         """Run stream() to the end and return the final Answer."""
-        *_, final = self.stream(question, history, evidence_k, evidence)
+        *_, final = self.stream(question, history, evidence_k, evidence, max_tokens)
         return final
 
     def _claim_check(self, claims: list[Claim], evidence: list[Evidence]) -> list[Claim]:
