@@ -1,7 +1,7 @@
 """The judge that reads the model's own hidden states: the probes of rag/answer/probes.py climbing the decision
 ladder of rag/answer/ladder.py, for a backend whose states can be read (a bundled model in-process).
 
-Example: judge, note = load_state_judge(llm, settings)       # (StateJudge, "") or (None, "why there is none")
+Example: judge, note = load_state_judge(llm)     # (StateJudge, "") or (None, "why there is none")
          gate = judge.gate(scores)      # handed to llm.stream: False once the prompt is read -> refused, no draft
          judge.verdict(info, question, reasons, scores) -> Verdict("withheld", "correctness probe", "correctness 0.21 < 0.45")
          scores -> {"sufficiency": 0.93, "correctness": 0.21}
