@@ -82,7 +82,7 @@ def score(split: Split, label: str, feature: str, layer: int) -> Scored:
         mine, theirs = split.dev.where(corpus=corpus), split.dev.where(corpus=other)
         if len(theirs):
             out.cross |= _score(mine, _fit([split.train, theirs], label, feature, layer), feature, layer)
-    if len(split.train):
+    if len(set(split.train.y(label))) == 2:  # both labels among the training corpus's prompts
         alone = _fit([split.train], label, feature, layer)
         out.transfer = _score(split.dev, alone, feature, layer) | _score(split.heldout, alone, feature, layer)
     return out
