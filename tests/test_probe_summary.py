@@ -53,8 +53,8 @@ def test_ladder_figures_count_wrong_answers_shown_and_right_refusals():
                {"answerable": False, "correct": False, "sufficiency": 0.8, "correctness": 0.9}]
     decisions = [decide(r, Ladder(0.5, 0.5, frozenset())).decision for r in records]
     assert decisions == ["shown", "withheld", "shown", "refused", "shown"]
-    assert figures(records, decisions) == {"n": 5, "refusal": 0.5, "false_refusal": 0.333, "accuracy": 0.4,
-                                           "wrong_shown": 2}
+    assert figures(records, decisions) == {"n": 5, "refusal": 0.5, "false_refusal": 0.333, "right_withheld": 0.0,
+                                           "accuracy": 0.4, "wrong_shown": 2}
 
 
 def test_gate_keys_name_the_kind_of_run():

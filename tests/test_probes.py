@@ -63,6 +63,8 @@ class StatesLLM(ScriptedLLM):
             info.finish = "gated"
             return
         for word in super().stream(messages, max_tokens, info):
+            if not word:  # an empty reply: the model stopped at once, no token was generated
+                continue
             token = np.zeros_like(state)
             token[:, 1] = 4.0 if self.right else -4.0
             if info.capture:
@@ -159,6 +161,8 @@ def test_a_fitted_probe_folds_into_one_direction_that_matches_the_pipeline():
     ({"pre_refused": True}, "evidence"),
     ({"sufficiency": 0.2, "correctness": 0.9}, "sufficiency probe"),
     ({"sufficiency": 0.9, "correctness": 0.9, "reasons": ["empty generation"]}, "rule"),
+    ({"sufficiency": 0.9, "correctness": None, "reasons": ["no answer sentence"]}, "rule"),
+    ({"sufficiency": 0.9, "correctness": 0.9, "reasons": ["a sentence stops where the answer should stand"]}, "answered"),
     ({"sufficiency": 0.9, "correctness": 0.9, "reasons": ["only 1/3 sentences supported"]}, "answered"),
     ({"sufficiency": 0.9, "correctness": 0.1}, "correctness probe"),
     ({"sufficiency": 0.9, "correctness": 0.9}, "answered"),
@@ -203,6 +207,13 @@ def test_the_engine_answers_when_both_probes_agree_even_where_a_dropped_rule_dou
 
 
 def test_a_kept_word_rule_still_refuses(seeded_pipeline, tmp_path):
-    answer = engine_with(seeded_pipeline, StatesLLM(""), tmp_path / "p", rules=("empty",)).ask(QUESTION)
-    assert answer.refused and answer.refusal_reason == "empty generation"
+    dangling = "The trip was called off after the balloon was spotted, as was said in [1]."
+    answer = engine_with(seeded_pipeline, StatesLLM(dangling), tmp_path / "p", rules=("dangling",)).ask(QUESTION)
+    assert answer.refused and answer.refusal_reason.startswith("a sentence stops where the answer should stand")
     assert answer.record()["judge"]["probes"]["decided_by"] == "rule"
+
+
+def test_an_empty_draft_is_never_shown_whatever_the_rules_kept(seeded_pipeline, tmp_path):
+    answer = engine_with(seeded_pipeline, StatesLLM(""), tmp_path / "p", rules=()).ask(QUESTION)
+    assert answer.refused and answer.refusal_reason.startswith("empty generation")
+    assert answer.record()["judge"]["probes"]["correctness"]["score"] is None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from evals.ladder import figures
-from rag.answer.ladder import RULES, Ladder, decide
+from rag.answer.ladder import ALWAYS, RULES, Ladder, decide
 from training.probe_data import PromptSet, load_sets
 from training.probe_fit import auc, fit, folds_of, out_of_fold, scores
 
@@ -153,7 +153,7 @@ def baseline_rows(values: dict[str, float], split: Split, pairs) -> dict[str, fl
 
 
 # ---- the ladder ------------------------------------------------------------------------------------------------------
-MAX_FALSE_REFUSAL = 0.08  # the issue's bound on withheld answerable items, held on dev while choosing
+ACCURACY_SLACK = 0.02  # the issue's bound: accuracy may fall at most this far below the rules' (held on dev)
 GRID = tuple(round(t, 3) for t in np.arange(0.02, 0.99, 0.02))
 
 
@@ -182,28 +182,43 @@ def rules_figures(records: list[dict], corpus: str | None = None) -> dict:
     return figures(chosen, ["refused" if r["refused_by_rules"] else "shown" for r in chosen])
 
 
-def _best(records: list[dict], rules: frozenset, use_correctness: bool) -> tuple[tuple, Ladder]:
-    """The thresholds with the best (accuracy, fewest wrong answers shown) within the false-refusal bound."""
-    best: tuple[tuple, Ladder] = ((-1.0, 0), Ladder(None, None, rules))
+def _key(figs: dict) -> tuple:
+    """Fewest wrong answers shown, then the best accuracy, then the fewest answerable items withheld."""
+    return (-figs["wrong_shown"], figs["accuracy"], -figs["false_refusal"])
+
+
+def floors(records: list[dict]) -> dict[str, float]:
+    """Each eval set's accuracy bound: the rules' accuracy on it, less ACCURACY_SLACK."""
+    return {c: rules_figures(records, c)["accuracy"] - ACCURACY_SLACK for c in CORPORA}
+
+
+def _within(records: list[dict], decide_all, bounds: dict[str, float]) -> bool:
+    return all(figures(rs, decide_all(rs))["accuracy"] >= bounds[c] - 1e-9
+               for c in CORPORA if (rs := [r for r in records if r["corpus"] == c]))
+
+
+def _best(records: list[dict], rules: frozenset, use_correctness: bool, bounds: dict) -> tuple[tuple, Ladder]:
+    best: tuple[tuple, Ladder] = ((-1e9,), Ladder(None, None, rules))
     for ts in GRID:
         for tc in (GRID if use_correctness else (None,)):
             ladder = Ladder(ts, tc, rules)
             figs = ladder_figures(records, ladder)
-            key = (figs["accuracy"], -figs["wrong_shown"])
-            if figs["false_refusal"] is not None and figs["false_refusal"] <= MAX_FALSE_REFUSAL and key > best[0]:
-                best = (key, ladder)
+            if _key(figs) > best[0] and _within(records, lambda rs, lad=ladder: [decide(r, lad).decision for r in rs], bounds):
+                best = (_key(figs), ladder)
     return best
 
 
 def choose_ladder(records: list[dict], use_correctness: bool) -> Ladder:
-    """The thresholds with the best dev accuracy that withhold at most MAX_FALSE_REFUSAL of the answerable items,
-    then the word rules kept one by one while each raises that accuracy (none kept that does not)."""
-    score, ladder = _best(records, frozenset(), use_correctness)
+    """The thresholds that show the fewest wrong answers on dev while each eval set's accuracy stays within
+    ACCURACY_SLACK of the rules' (the issue's targets: wrong answers at least halved, accuracy not lower by more than
+    0.02 on either set), then the word rules added one at a time while one improves that (none kept that does not)."""
+    bounds = floors(records)
+    score, ladder = _best(records, frozenset(), use_correctness, bounds)
     improved = True
     while improved:
         improved = False
-        for rule in sorted(set(RULES) - ladder.rules):
-            trial_score, trial = _best(records, ladder.rules | {rule}, use_correctness)
+        for rule in sorted(set(RULES) - ladder.rules - ALWAYS):
+            trial_score, trial = _best(records, ladder.rules | {rule}, use_correctness, bounds)
             if trial_score > score:
                 score, ladder, improved = trial_score, trial, True
     return ladder
@@ -279,11 +294,15 @@ def correctness_study(split: Split) -> tuple[dict[tuple[str, int], Scored], list
     return scored, rows
 
 
+def _judge_decisions(records: list[dict], threshold: float) -> list[str]:
+    return ["refused" if r["pre_refused"] or r["best_passage"] < threshold or r["refused_by_rules"] else "shown"
+            for r in records]
+
+
 def judge_ladder_figures(records: list[dict], corpus: str | None, threshold: float) -> dict:
     """The trained evidence judge as a gate before generating (its best passage below the threshold), the rules after."""
     chosen = [r for r in records if corpus is None or r["corpus"] == corpus]
-    return figures(chosen, ["refused" if r["pre_refused"] or r["best_passage"] < threshold or r["refused_by_rules"]
-                            else "shown" for r in chosen])
+    return figures(chosen, _judge_decisions(chosen, threshold))
 
 
 def comparison_rows(dev: list[dict], heldout: list[dict], ladders: dict[str, Ladder], judge_threshold: float) -> list:
@@ -294,19 +313,19 @@ def comparison_rows(dev: list[dict], heldout: list[dict], ladders: dict[str, Lad
                       f"trained judge >= {judge_threshold:.2f}": judge_ladder_figures(records, corpus, judge_threshold)}
             judges |= {name: ladder_figures(records, ladder, corpus) for name, ladder in ladders.items()}
             for name, figs in judges.items():
-                rows.append([part, corpus, name, figs["refusal"], figs["false_refusal"], figs["accuracy"],
-                             figs["wrong_shown"], figs["n"]])
+                rows.append([part, corpus, name, figs["refusal"], figs["false_refusal"], figs["right_withheld"],
+                             figs["accuracy"], figs["wrong_shown"], figs["n"]])
     return rows
 
 
 def choose_judge_threshold(records: list[dict]) -> float:
-    """The trained judge's gate threshold with the best dev accuracy within the same false-refusal bound."""
-    best = (-1.0, 0.0)
+    """The trained judge's gate threshold chosen as the ladder's: fewest wrong shown within the accuracy floor."""
+    bounds, best = floors(records), ((-1e9,), 0.0)
     for t in (0.0,) + GRID:
         figs = judge_ladder_figures(records, None, t)
-        if figs["false_refusal"] <= MAX_FALSE_REFUSAL and (figs["accuracy"], -t) > best:
-            best = (figs["accuracy"], -t)
-    return -best[1]
+        if _key(figs) > best[0] and _within(records, lambda rs, t=t: _judge_decisions(rs, t), bounds):
+            best = (_key(figs), t)
+    return best[1]
 
 
 def learning_curve(split: Split, label: str, feature: str, layer: int, pairs, sizes=(0, 100, 200, 400, 800, 1600)):
@@ -387,11 +406,11 @@ def main(argv: list[str] | None = None) -> int:
                          [a + b[1:] for a, b in zip(curve, presence_curve)]), "\n",
               rows_table(["training prompts with a draft"] + [f"correctness {c}" for c in CORPORA], correct_curve),
               "\n## The decision ladder against the rules and the trained judge\n",
-              "Thresholds chosen on dev's out-of-fold scores: the best accuracy that withholds at most "
-              f"{MAX_FALSE_REFUSAL:.2f} of the answerable items. "
+              "Thresholds chosen on dev's out-of-fold scores: the fewest wrong answers shown while accuracy stays within "
+              f"{ACCURACY_SLACK:.2f} of the rules'. "
               + "; ".join(f"{name}: {ladder.describe()}" for name, ladder in ladders.items()) + "\n\n",
-              rows_table(["split", "set", "judge", "refusal (unanswerable)", "false refusal", "accuracy",
-                          "wrong shown", "items"], compared)]
+              rows_table(["split", "set", "judge", "refusal (unanswerable)", "false refusal", "right answers withheld",
+                          "accuracy", "wrong shown", "items"], compared)]
     args.report.write_text("".join(report), encoding="utf-8")
     print("".join(report))
     chosen = ladders["probes: sufficiency + correctness"]

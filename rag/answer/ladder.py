@@ -26,6 +26,11 @@ RULES = {
 }
 
 
+# rules that find nothing to show rather than judge it: they refuse whatever the probes say (an empty draft has no
+# tokens for the correctness probe to read)
+ALWAYS = frozenset({"empty", "no_sentence"})
+
+
 @dataclass(frozen=True)
 class Ladder:
     sufficiency: float | None = None  # refuse before generating below this (None: no such rung)
@@ -56,7 +61,7 @@ def decide(record: dict, ladder: Ladder) -> Verdict:
     if ladder.sufficiency is not None and record.get("sufficiency") is not None \
             and record["sufficiency"] < ladder.sufficiency:
         return Verdict("refused", "sufficiency probe", f"sufficiency {record['sufficiency']:.2f} < {ladder.sufficiency:.2f}")
-    hits = rule_hits(record.get("reasons", [])) & ladder.rules
+    hits = rule_hits(record.get("reasons", [])) & (ladder.rules | ALWAYS)
     if hits:
         return Verdict("withheld", "rule", ", ".join(sorted(hits)))
     if ladder.correctness is not None and record.get("correctness") is not None \
