@@ -159,7 +159,7 @@ def _wire(gr, demo, ui: SimpleNamespace, engines: WarmEngines, settings: Setting
         saved = False
         for path in map(Path, paths or []):
             try:
-                result = save_upload(path, path.name, seeds, settings.upload_max_mb)
+                result = save_upload(path, path.name, seeds, settings.upload_max_mb, set(pipeline.store.manifest()))
                 log.append(result.message)
                 saved = saved or result.new
             except RagError as exc:

@@ -63,11 +63,23 @@ def test_the_same_bytes_uploaded_again_are_already_indexed_and_nothing_is_writte
     notes.write_text("Meeting notes: the venue is Graz.")
     save_upload(notes, "notes.txt", docs, max_mb=1)
     before = (docs / "notes.txt").stat().st_mtime_ns
-    again = save_upload(notes, "notes.txt", docs, max_mb=1)
+    again = save_upload(notes, "notes.txt", docs, max_mb=1, indexed={"notes.txt"})
     assert (again.path, again.new, again.message) == (docs / "notes.txt", False, "notes.txt: already indexed (the same bytes)")
-    renamed = save_upload(notes, "copy of notes.txt", docs, max_mb=1)
+    renamed = save_upload(notes, "copy of notes.txt", docs, max_mb=1, indexed={"notes.txt"})
     assert (renamed.new, renamed.message) == (False, "copy of notes.txt: already indexed as notes.txt (the same bytes)")
     assert [p.name for p in docs.iterdir()] == ["notes.txt"] and (docs / "notes.txt").stat().st_mtime_ns == before
+
+
+def test_the_same_bytes_in_the_folder_but_not_indexed_are_indexed_not_copied(tmp_path):
+    """After an indexing failure the file is in the folder and not in the index: uploading it again indexes it."""
+    docs, notes = tmp_path / "docs", tmp_path / "notes.txt"
+    notes.write_text("Meeting notes: the venue is Graz.")
+    save_upload(notes, "notes.txt", docs, max_mb=1)
+    again = save_upload(notes, "notes.txt", docs, max_mb=1, indexed={"other.txt"})
+    assert (again.path, again.new) == (docs / "notes.txt", True)
+    assert again.message == ("notes.txt: already in the documents folder but not indexed (an earlier indexing failed); "
+                             "indexing it")
+    assert [p.name for p in docs.iterdir()] == ["notes.txt"]
 
 
 def test_free_names_stay_within_the_name_limit():

@@ -1,10 +1,12 @@
 """Documents added and removed from the chat window: checked, then written into (or deleted from) the documents folder.
 
-Example: save_upload(Path("/tmp/gradio/ab12/report.pdf"), "report.pdf", Path("seeds"), 20)
+Example: save_upload(Path("/tmp/gradio/ab12/report.pdf"), "report.pdf", Path("seeds"), 20, indexed={"notes.md"})
            -> Saved(Path("seeds/report.pdf"), "saved report.pdf")
            -> Saved(Path("seeds/report (2).pdf"), "saved report (2).pdf: a different report.pdf is already there, so
               both are kept")                                    (a second, different report.pdf)
            -> Saved(Path("seeds/report.pdf"), "report.pdf: already indexed (the same bytes)", new=False)   (the same one)
+           -> Saved(Path("seeds/report.pdf"), "report.pdf: already in the documents folder but not indexed (an earlier
+              indexing failed); indexing it")                    (the same one, not in the index)
          safe_upload_name("../../evil.txt") -> BadInputError("../../evil.txt: a file name, not a path, please ...")
 Nothing is lost: a file is never replaced by an upload. A file that cannot be indexed (empty, binary, corrupt) is
 refused with the reason. The caller re-indexes afterwards when something new was saved; indexing is incremental, so
@@ -43,7 +45,7 @@ def safe_upload_name(name: str) -> str:
 class Saved:
     path: Path  # where the upload is (or already was) in the documents folder
     message: str  # what happened, in the window's words
-    new: bool = True  # False when the same bytes were already there: nothing to index
+    new: bool = True  # False when the same bytes were already there and indexed: nothing to index
 
 
 def same_bytes_as(path: Path, folder: Path) -> Path | None:
@@ -65,9 +67,10 @@ def free_names(name: str):
         yield stem[:MAX_NAME_CHARS - len(tail)] + tail
 
 
-def save_upload(path: Path, name: str, folder: Path, max_mb: int) -> Saved:
+def save_upload(path: Path, name: str, folder: Path, max_mb: int, indexed: set[str] | frozenset[str] = frozenset()) -> Saved:
     """Copy an uploaded file into the documents folder under its checked name, or under a free name such as
-    "report (2).pdf" when a different file has that name; the same bytes uploaded again are not copied."""
+    "report (2).pdf" when a different file has that name; the same bytes uploaded again are not copied. indexed: the
+    index's sources (paths relative to folder), so a copy that is in the folder but not indexed is indexed."""
     name = safe_upload_name(name)
     size = path.stat().st_size
     if size > max_mb * 2**20:
@@ -76,8 +79,12 @@ def save_upload(path: Path, name: str, folder: Path, max_mb: int) -> Saved:
     # be reported at every index run and could not be removed from the window (it is not in the index)
     read_document(path, name)
     if (twin := same_bytes_as(path, folder)) is not None:
-        where = "" if twin.name == name else f" as {twin.relative_to(folder)}"
-        return Saved(twin, f"{name}: already indexed{where} (the same bytes)", new=False)
+        source = twin.relative_to(folder).as_posix()
+        where = "" if twin.name == name else f" as {source}"
+        if source in indexed:
+            return Saved(twin, f"{name}: already indexed{where} (the same bytes)", new=False)
+        return Saved(twin, f"{name}: already in the documents folder{where} but not indexed (an earlier indexing "
+                           f"failed); indexing it")
     partial = folder / f".{name}.partial"  # hidden until complete, so an index run never reads half a file
     try:
         folder.mkdir(parents=True, exist_ok=True)
