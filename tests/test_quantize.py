@@ -19,6 +19,7 @@ from rag.__main__ import main
 from rag.config import load_settings
 from rag.errors import ConfigError, ModelMissingError
 from rag.generate import model_parts
+from rag.generate.capture import library_path
 from rag.generate.load import load_llm
 from rag.generate.models import GGUF_MODELS, SHIPPED, WEIGHTS, file_sha256, gguf_path, model_file, stamp_file
 
@@ -71,7 +72,8 @@ def made(cache) -> Path:
 def test_requantized_q8_0_is_made_alone_stamped_and_loads(made, cache):
     spec = GGUF_MODELS["fast"]
     assert sorted(p.name for p in cache.iterdir()) == sorted(
-        [spec.filename, stamp_file(Path(spec.filename)).name, made.name, stamp_file(made).name])  # no q4_0, no partial
+        [spec.filename, stamp_file(Path(spec.filename)).name, made.name, stamp_file(made).name,
+         library_path(cache).name])  # no q4_0, no partial; `models` also builds the hidden-state capture
     stamp = json.loads(stamp_file(made).read_text())
     assert stamp["sha256"] == file_sha256(made) and stamp["source_sha256"] == spec.sha256
     assert stamp["size"] == made.stat().st_size > spec.size  # 8 bits a weight against ~5
