@@ -240,13 +240,15 @@ def write_outputs(out: Path, run: dict, records: dict, summaries: dict, keys: di
             for record in rs:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     summary = {"run": run, "gate_keys": keys,
-               "pipelines": {name: {"overall": s["overall"], "by_type": s["by_type"]} for name, s in summaries.items()}}
+               "pipelines": {name: {part: s[part] for part in ("overall", "by_type") if part in s}
+                             for name, s in summaries.items()}}  # a probes-only run has no figures by type
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def headline(overalls: dict, out: Path) -> str:
     keys = ("n", "accuracy", "answer_accuracy", "refusal_rate", "false_refusal_rate", "crag_score", "quote_exactness",
-            "hit@1", "hit@5", "mrr", "evidence_hit", "ttft_p50_s", "total_p50_s", "retrieval_p50_s")
+            "hit@1", "hit@5", "mrr", "evidence_hit", "probe_auc", "probe_refusal_rate", "probe_false_refusal_rate",
+            "ttft_p50_s", "total_p50_s", "retrieval_p50_s")
     lines = []
     for name, figures in overalls.items():
         shown = [f"{k} {report.fmt(figures[k])}" for k in keys if k in figures]

@@ -25,7 +25,7 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "hit@1": {"max_drop": 0.03}, "hit@5": {"max_drop": 0.02}, "mrr": {"max_drop": 0.02},
     "evidence_hit": {"max_drop": 0.03}, "gate_refusal_rate": {"max_drop": 0.1},
     "gate_false_refusal_rate": {"max_rise": 0.05}, "judge_auc": {"max_drop": 0.03},
-    "probe_auc": {"max_drop": 0.03}, "probe_refusal_rate": {"max_drop": 0.1}, "probe_false_refusal_rate": {"max_rise": 0.05},
+    "probe_auc": {"max_drop": 0.03}, "probe_refusal_rate": {"max_drop": 0.1}, "probe_false_refusal_rate": {"max_rise": 0.1},
 }
 EPSILON = 1e-9  # stored figures are rounded floats
 

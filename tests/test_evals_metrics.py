@@ -375,3 +375,25 @@ def test_python_m_evals_end_to_end(tmp_path):
     assert summary["pipelines"]["ours"]["overall"]["n"] == 2
     assert (out / "report.html").read_text().count("data:image/png;base64,") >= 2
     assert (tmp_path / "index" / "chroma").is_dir()
+
+
+@pytest.mark.llm
+def test_python_m_evals_probes_only_reads_each_prompt_with_the_default_models_probe(tmp_path):
+    """q008 is answered by its passages (the probe scored it 0.85 when recorded), q082 is not (0.04): the run reads
+    both answer prompts with the sufficiency probe, drafts nothing, and writes its figures, report and summary."""
+    shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "evals", "--probes-only", "--ids", "q008,q082", "--model", "default", "--quiet",
+               "--out", str(out), "--seeds-dir", str(tmp_path / "seeds"), "--index-dir", str(tmp_path / "index")]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "probe_auc 1.000" in done.stdout and "probe_false_refusal_rate 0.000" in done.stdout
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in records] == ["q008", "q082"] and all(r["generated_tokens"] == 0 for r in records)
+    summary = json.loads((out / "summary.json").read_text())
+    overall = summary["pipelines"]["ours"]["overall"]
+    assert (overall["n_probed"], overall["probe_auc"], overall["probe_refusal_rate"],
+            overall["probe_false_refusal_rate"]) == (2, 1.0, 1.0, 0.0)
+    assert summary["gate_keys"]["ours"] == "probes/default/qa/ids:q008,q082"
+    assert "the sufficiency probe" in (out / "report.html").read_text()
