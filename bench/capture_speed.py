@@ -1,10 +1,11 @@
 """What reading the model's hidden states costs: prompt and generation tok/s with no callback, with the C capture
-installed but off, capturing one layer (what the probes read) and capturing seven (what training reads), interleaved.
+installed but off, capturing the shipped probes' layers (what `rag ask` reads) and seven (what training reads),
+interleaved.
 
 usage: HF_HUB_OFFLINE=1 PYTHONPATH=. .venv/bin/python bench/capture_speed.py [--model default] [--rounds 5]
 Each round evaluates the same ~300-token answer prompt from an empty context in every variant in turn (so drift in
-the machine's load hits all of them alike), then generates --new tokens greedily. Prints the medians and each
-variant's median change against the plain run of the same round; writes bench/out/capture_speed.json. Run it alone:
+the machine's load hits all of them alike), then generates --new tokens greedily. Prints the medians, each
+variant's median change against the plain run of the same round, and the best run; writes bench/out/capture_speed.json. Run it alone:
 another model on the two cores slows both several times over.
 """
 
@@ -33,7 +34,9 @@ PASSAGES = [Passage("Relay manual > Network", "The relay listens on port 7411 un
                     "only; 3 logs every packet, which slows a busy relay noticeably and fills the disk within hours."),
             Passage("Relay manual > Compression", "Compression is off by default. Level 1 to 9 uses zlib, 10 and 11 "
                     "use LZO; a level the peer does not support falls back to none without a warning.")]
-LAYERS = {"default": ((17,), (6, 10, 14, 17, 20, 23, 27)), "fast": ((12,), (4, 8, 10, 12, 16, 20, 23))}  # of 28, 24
+# the probes' layers (rag/answer/probes/default.json: sufficiency 20, correctness 17; the fast model has none yet, so
+# two middle layers stand in) and training's seven, of 28 and 24
+LAYERS = {"default": ((17, 20), (6, 10, 14, 17, 20, 23, 27)), "fast": ((12, 16), (4, 8, 10, 12, 16, 20, 23))}
 QUESTION = "How long does the relay wait after a connection drops, and what is the longest it will wait?"
 
 
@@ -71,11 +74,11 @@ def main() -> int:
         return LlamaCppBackend(path, args.model, settings.n_ctx, settings.n_threads, spec.small_model,
                                cache_dir=settings.cache_dir if capture else None)
 
-    plain, installed, one, seven = backend(False), backend(True), backend(True), backend(True)
-    one.watch(LAYERS[args.model][0])
+    plain, installed, probes, seven = backend(False), backend(True), backend(True), backend(True)
+    probes.watch(LAYERS[args.model][0])
     seven.watch(LAYERS[args.model][1])
     variants = {"no callback": (plain, False), "capture installed, off": (installed, False),
-                "capturing 1 layer": (one, True), "capturing 7 layers": (seven, True)}
+                "capturing 2 layers": (probes, True), "capturing 7 layers": (seven, True)}
     messages = answer_messages(QUESTION, PASSAGES, small_model=spec.small_model)
     for b, capture in variants.values():  # warm-up: page the weights in, build the graphs
         run(b, messages, 4, capture)
@@ -94,11 +97,14 @@ def main() -> int:
         # the machine's speed drifts between rounds: each run is compared with the plain run of its own round
         paired_prompt = statistics.median(p / b[0] - 1 for (p, _), b in zip(runs, base))
         paired_gen = statistics.median(g / b[1] - 1 for (_, g), b in zip(runs, base))
+        # a shared CPU only ever slows a run down: the best run is the least disturbed (a fixed cost shows there too)
+        best_prompt, best_gen = max(p for p, _ in runs), max(g for _, g in runs)
         report["variants"][name] = {"prompt_tok_s": round(prompt, 2), "generation_tok_s": round(gen, 2),
                                     "prompt_vs_none": round(paired_prompt, 4), "generation_vs_none": round(paired_gen, 4),
+                                    "best_prompt_tok_s": round(best_prompt, 2), "best_generation_tok_s": round(best_gen, 2),
                                     "runs": [[round(p, 2), round(g, 2)] for p, g in runs]}
-        print(f"  {name:24s} prompt {prompt:6.2f} tok/s ({paired_prompt:+.1%} paired)   "
-              f"generation {gen:6.2f} tok/s ({paired_gen:+.1%} paired)")
+        print(f"  {name:24s} prompt {prompt:6.2f} tok/s ({paired_prompt:+.1%} paired, best {best_prompt:6.2f})   "
+              f"generation {gen:6.2f} tok/s ({paired_gen:+.1%} paired, best {best_gen:6.2f})")
     out = Path(__file__).resolve().parent / "out" / "capture_speed.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
