@@ -384,28 +384,28 @@ def main(argv: list[str] | None = None) -> int:
                          ("rules (shown = 1)", rules_score(evals.records))):
         row = baseline_rows(values, split, clean_pairs)
         baselines.append([name] + [row.get(f"{part} {c}") for part in ("dev", "heldout") for c in CORPORA])
-    report = [f"# The probes on the {args.model} model's states\n",
+    report = [f"# The probes on the {args.model} model's states\n\n",
               "`python -m training.train_probes` on the prompts `python -m training.probe_states` kept: "
               f"{counts['training']} of the training corpus, {counts['docs']} of docs_qa, {counts['seeds']} of qa "
-              "(dev and heldout; the heldout ones only measured).\n",
+              "(dev and heldout; the heldout ones only measured).\n\n",
               "## Sufficiency at the prompt's end, by layer: answerable with the gold answer in the passages vs "
-              "unanswerable (AUC)\n",
+              "unanswerable (AUC)\n\n",
               rows_table(["layer", "dev merit"] + AUC_COLUMNS + ["training heldout packages"], clean_rows),
               f"\nChosen: layer {layer} (the best mean of the dev CV and other-set columns).\n",
-              "\nBaselines on the same items (AUC, no fitting):\n",
+              "\nBaselines on the same items (AUC, no fitting):\n\n",
               rows_table(["signal"] + [f"{p} {c}" for p in ("dev", "heldout") for c in CORPORA], baselines),
               "\n## Answer presence, by layer: the gold answer in the passages vs the same question with every passage "
-              "holding it taken out (AUC)\n", rows_table(["layer"] + AUC_COLUMNS, presence_rows),
-              "\n## Correctness of the draft, by feature and layer: right vs wrong drafts (AUC)\n",
+              "holding it taken out (AUC)\n\n", rows_table(["layer"] + AUC_COLUMNS, presence_rows),
+              "\n## Correctness of the draft, by feature and layer: right vs wrong drafts (AUC)\n\n",
               rows_table(["feature", "layer", "dev merit"] + AUC_COLUMNS, corr_rows),
               f"\nChosen: {feature} at layer {corr_layer}. Combined with grounding (logistic regression over the two): "
               + ", ".join(f"{k} {v:.3f}" for k, v in grounded_row.items() if v is not None and "training" not in k
                           and "other" not in k) + "\n",
-              "\n## Dev CV AUC against the number of training-corpus prompts in each fit\n",
+              "\n## Dev CV AUC against the number of training-corpus prompts in each fit\n\n",
               rows_table(["training prompts"] + [f"sufficiency {c}" for c in CORPORA] + [f"presence {c}" for c in CORPORA],
                          [a + b[1:] for a, b in zip(curve, presence_curve)]), "\n",
               rows_table(["training prompts with a draft"] + [f"correctness {c}" for c in CORPORA], correct_curve),
-              "\n## The decision ladder against the rules and the trained judge\n",
+              "\n## The decision ladder against the rules and the trained judge\n\n",
               "Thresholds chosen on dev's out-of-fold scores: the fewest wrong answers shown while accuracy stays within "
               f"{ACCURACY_SLACK:.2f} of the rules'. "
               + "; ".join(f"{name}: {ladder.describe()}" for name, ladder in ladders.items()) + "\n\n",
