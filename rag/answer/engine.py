@@ -103,10 +103,9 @@ class Engine:
         info, pieces, scores = Generation(capture=bool(self.watched)), [], {}
         limit = self.settings.max_tokens if max_tokens is None else max_tokens
         result.generation = info
-        if self.state_judge:  # the sufficiency probe reads the prompt's state before the first token is made
-            generation = self.llm.stream(messages, limit, info, self.state_judge.gate(scores))
-        else:
-            generation = self.llm.stream(messages, limit, info)
+        # the sufficiency probe reads the prompt's state before the first token is made
+        gate = self.state_judge.gate(scores) if self.state_judge else None
+        generation = self.llm.stream(messages, limit, info, gate)
         for delta in generation:
             if result.ttft_s is None:
                 result.ttft_s = time.perf_counter() - began
