@@ -55,6 +55,15 @@ def key_term_recall(answer: str, groups: Sequence[Sequence[str]]) -> float:
     return sum(contains_answer(answer, group) for group in groups) / len(groups)
 
 
+def gives_answer(text: str, golds: Iterable[str], key_terms: Sequence[Sequence[str]] = ()) -> bool:
+    """The text holds the gold answer: every key-term group when there are some, else a gold answer as whole words.
+
+    Example: gives_answer("It was a weather balloon [1].", ["a balloon"], [["balloon"], ["weather"]]) -> True
+             gives_answer("It was a weather balloon [1].", ["a balloon"], [["balloon"], ["February"]]) -> False
+    """
+    return key_term_recall(text, key_terms) == 1.0 if key_terms else contains_answer(text, golds)
+
+
 MIN_REPEAT_WORDS = 3  # "Yes." twice is not a loop; a short repeat is too often a legitimate echo
 MIN_LOOP_WORDS = 6  # a phrase this long said twice in a row is a generation loop, not style
 

@@ -41,7 +41,7 @@ def right(item: Item, text: str) -> bool:
     """The text holds the gold answer (every key-term group, for an item that has them), as evals.summary scores."""
     if not item.answerable or not text:
         return False
-    return m.key_term_recall(text, item.key_terms) == 1.0 if item.key_terms else m.contains_answer(text, item.answers)
+    return m.gives_answer(text, item.answers, item.key_terms)
 
 
 def aggregate_probes(scores: Sequence[Mapping]) -> dict:

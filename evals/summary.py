@@ -25,7 +25,7 @@ def score_answer(item: Item, record: Mapping, texts: Mapping[str, str]) -> dict:
     answered = item.answerable and not refused
     contained = answered and m.contains_answer(answer, item.answers)
     recall = (m.key_term_recall(answer, item.key_terms) if answered else 0.0) if item.key_terms else None
-    correct = answered and (recall == 1.0 if item.key_terms else contained)
+    correct = answered and m.gives_answer(answer, item.answers, item.key_terms)
     citations = record.get("citations") or []
     cited = [c.get("source") for c in citations]
     retrieved = record.get("retrieved") or []

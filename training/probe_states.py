@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evals.metrics import contains_answer, key_term_recall
+from evals.metrics import contains_answer, gives_answer
 from rag.text import content_words
 from training.build_pairs import HERE
 
@@ -71,9 +71,7 @@ def draft_correct(draft: str, question: dict, sufficient: bool, span_text: str) 
     if not sufficient or not draft:
         return False
     if question["answers"]:
-        if question.get("key_terms"):
-            return key_term_recall(draft, question["key_terms"]) == 1.0
-        return contains_answer(draft, question["answers"])
+        return gives_answer(draft, question["answers"], question.get("key_terms") or ())
     new = content_words(draft) - content_words(question["question"])
     return bool(new) and len(new & content_words(span_text)) >= SPAN_SUPPORT * len(new)
 
@@ -192,8 +190,8 @@ def eval_prompts(engine, item, log: StateLog, spans: list) -> None:
         record, found = answer_record(answer, answer.standalone_question)
         passages = " ".join(e.text for e in answer.evidence)
         sufficient = int(bool(item.answers) and said(passages, item.answers) and variant == "engine")
-        correct = variant == "engine" and bool(item.answers) and bool(answer.draft) and (
-            key_term_recall(answer.draft, item.key_terms) == 1.0 if item.key_terms else said(answer.draft, item.answers))
+        correct = variant == "engine" and bool(item.answers) and bool(answer.draft) and gives_answer(
+            answer.draft, item.answers, item.key_terms)
         record.update(id=key, question=item.question, kind=item.type, variant=variant, split=item.split,
                       answerable=bool(item.answers), sufficient=sufficient, correct=correct,
                       history=bool(item.history), seconds=round(time.perf_counter() - began, 2))
