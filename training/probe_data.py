@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.probe_fit import fit
 from training.probe_states import OUT, load_states
 
 SETS = ("training", "docs", "seeds")
@@ -50,6 +51,12 @@ class PromptSet:
 
     def __add__(self, other: PromptSet) -> PromptSet:
         return PromptSet(f"{self.name}+{other.name}", self.records + other.records, self.states + other.states)
+
+
+def fit_sets(parts: list[PromptSet], label: str, feature: str, layer: int) -> tuple[np.ndarray, float]:
+    """A probe (direction, bias) fitted on the prompts of these sets together (the empty ones left out)."""
+    parts = [p for p in parts if len(p)]
+    return fit(np.vstack([p.X(feature, layer) for p in parts]), np.concatenate([p.y(label) for p in parts]))
 
 
 def load_set(folder: Path, name: str) -> PromptSet:

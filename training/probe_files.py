@@ -18,12 +18,8 @@ import numpy as np
 
 from rag.answer.probes import PROBES_DIR
 from rag.generate.models import GGUF_MODELS
-from training.probe_fit import COMPONENTS, C, fit
-
-
-def _fitted(parts, label: str, feature: str, layer: int) -> tuple[np.ndarray, float]:
-    parts = [p for p in parts if len(p)]
-    return fit(np.vstack([p.X(feature, layer) for p in parts]), np.concatenate([p.y(label) for p in parts]))
+from training.probe_data import fit_sets
+from training.probe_fit import COMPONENTS, C
 
 
 def _entry(direction: np.ndarray, bias: float, layer: int, feature: str, threshold: float, label: str) -> dict:
@@ -41,10 +37,10 @@ def write_probe_file(model: str, split, drafts, sufficiency: tuple[int, float], 
                      rules: frozenset, report: list[str], folder: Path = PROBES_DIR) -> Path:
     layer, t_s = sufficiency
     feature, corr_layer, t_c = correctness
-    probes = {"sufficiency": _entry(*_fitted([split.train, split.dev], "sufficient", "prompt_end", layer), layer,
+    probes = {"sufficiency": _entry(*fit_sets([split.train, split.dev], "sufficient", "prompt_end", layer), layer,
                                     "prompt_end", t_s, "the passages hold the answer")}
     if t_c is not None:
-        probes["correctness"] = _entry(*_fitted([drafts.train, drafts.dev], "correct", feature, corr_layer), corr_layer,
+        probes["correctness"] = _entry(*fit_sets([drafts.train, drafts.dev], "correct", feature, corr_layer), corr_layer,
                                        feature, t_c, "the draft is right")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     data = {"model": model, "model_sha256": GGUF_MODELS[model].sha256, "gguf": GGUF_MODELS[model].filename,

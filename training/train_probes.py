@@ -18,8 +18,8 @@ import numpy as np
 
 from evals.ladder import figures
 from rag.answer.ladder import ALWAYS, RULES, Ladder, decide
-from training.probe_data import PromptSet, load_sets
-from training.probe_fit import auc, fit, folds_of, out_of_fold, scores
+from training.probe_data import PromptSet, fit_sets, load_sets
+from training.probe_fit import auc, folds_of, out_of_fold, scores
 
 LAYERS = (6, 10, 14, 17, 20, 23, 27)
 CORPORA = ("docs", "seeds")
@@ -60,11 +60,6 @@ def _ids(s: PromptSet) -> list[str]:
     return [r["id"] for r in s.records]
 
 
-def _fit(parts: list[PromptSet], label: str, feature: str, layer: int) -> tuple[np.ndarray, float]:
-    parts = [p for p in parts if len(p)]
-    return fit(np.vstack([p.X(feature, layer) for p in parts]), np.concatenate([p.y(label) for p in parts]))
-
-
 def _score(s: PromptSet, probe, feature: str, layer: int) -> dict[str, float]:
     return dict(zip(_ids(s), scores(s.X(feature, layer), *probe))) if len(s) else {}
 
@@ -75,15 +70,15 @@ def score(split: Split, label: str, feature: str, layer: int) -> Scored:
     oof = out_of_fold(split.dev.X(feature, layer), y, folds_of(split.dev.groups(), y),
                       split.train.X(feature, layer), split.train.y(label))
     out.dev = dict(zip(_ids(split.dev), oof))
-    full = _fit([split.train, split.dev], label, feature, layer)
+    full = fit_sets([split.train, split.dev], label, feature, layer)
     out.heldout = _score(split.heldout, full, feature, layer)
     out.train_heldout = _score(split.train_heldout, full, feature, layer)
     for corpus, other in zip(CORPORA, reversed(CORPORA)):
         mine, theirs = split.dev.where(corpus=corpus), split.dev.where(corpus=other)
         if len(theirs):
-            out.cross |= _score(mine, _fit([split.train, theirs], label, feature, layer), feature, layer)
+            out.cross |= _score(mine, fit_sets([split.train, theirs], label, feature, layer), feature, layer)
     if len(set(split.train.y(label))) == 2:  # both labels among the training corpus's prompts
-        alone = _fit([split.train], label, feature, layer)
+        alone = fit_sets([split.train], label, feature, layer)
         out.transfer = _score(split.dev, alone, feature, layer) | _score(split.heldout, alone, feature, layer)
     return out
 
