@@ -167,13 +167,18 @@ def ladder_records(part: PromptSet, sufficiency: dict[str, float], correctness: 
     return out
 
 
+def of_corpus(records: list[dict], corpus: str | None) -> list[dict]:
+    """The records of one eval set (all of them for None)."""
+    return [r for r in records if corpus is None or r["corpus"] == corpus]
+
+
 def ladder_figures(records: list[dict], ladder: Ladder, corpus: str | None = None) -> dict:
-    chosen = [r for r in records if corpus is None or r["corpus"] == corpus]
+    chosen = of_corpus(records, corpus)
     return figures(chosen, [decide(r, ladder).decision for r in chosen])
 
 
 def rules_figures(records: list[dict], corpus: str | None = None) -> dict:
-    chosen = [r for r in records if corpus is None or r["corpus"] == corpus]
+    chosen = of_corpus(records, corpus)
     return figures(chosen, ["refused" if r["refused_by_rules"] else "shown" for r in chosen])
 
 
@@ -189,7 +194,7 @@ def floors(records: list[dict]) -> dict[str, float]:
 
 def _within(records: list[dict], decide_all, bounds: dict[str, float]) -> bool:
     return all(figures(rs, decide_all(rs))["accuracy"] >= bounds[c] - 1e-9
-               for c in CORPORA if (rs := [r for r in records if r["corpus"] == c]))
+               for c in CORPORA if (rs := of_corpus(records, c)))
 
 
 def _best(records: list[dict], rules: frozenset, use_correctness: bool, bounds: dict) -> tuple[tuple, Ladder]:
@@ -296,7 +301,7 @@ def _judge_decisions(records: list[dict], threshold: float) -> list[str]:
 
 def judge_ladder_figures(records: list[dict], corpus: str | None, threshold: float) -> dict:
     """The trained evidence judge as a gate before generating (its best passage below the threshold), the rules after."""
-    chosen = [r for r in records if corpus is None or r["corpus"] == corpus]
+    chosen = of_corpus(records, corpus)
     return figures(chosen, _judge_decisions(chosen, threshold))
 
 
