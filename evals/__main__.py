@@ -22,8 +22,7 @@ from pathlib import Path
 from evals import gate, plots, report
 from evals.dataset import SPLITS as SPLIT_NAMES
 from evals.dataset import Item, gold_spans, load_items
-from evals.probe_summary import summarise_probes
-from evals.run import ProgressLog, answer_records, document_texts, engine_ask, log_name, probe_ask, retrieval_records
+from evals.run import ProgressLog, answer_records, document_texts, engine_ask, log_name, retrieval_records
 from evals.summary import summarise_answers, summarise_retrieval
 from rag.errors import BadInputError, RagError
 
@@ -60,8 +59,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", choices=SPLITS, default="all", help="only the items of this split")
     parser.add_argument("--pipeline", choices=list(PIPELINES), default="ours")
     parser.add_argument("--retrieval-only", action="store_true", help="retrieval metrics only, no generation")
-    parser.add_argument("--probes-only", action="store_true", help="the sufficiency probe on each answer prompt, no "
-                        "draft: its AUC and refusal rates (the default model's states)")
     parser.add_argument("--check", action="store_true", help="exit 2 if a figure regressed beyond its tolerance")
     parser.add_argument("--save-baseline", action="store_true", help="store this run's figures as the gate's reference")
     parser.add_argument("--baseline-file", type=Path, default=HERE / "baseline.json")
@@ -123,18 +120,6 @@ def run_answers(args, settings, pipeline, items: list[Item]) -> dict[str, list[d
     return records
 
 
-def run_probes(args, settings, pipeline, items: list[Item]) -> list[dict]:
-    """Each item up to the sufficiency probe (rewrite, retrieval, the answer prompt read by the model), no draft."""
-    from rag.answer.engine import Engine
-    from rag.generate.load import load_llm
-
-    engine = Engine(pipeline, load_llm(settings))
-    if engine.state_judge is None:
-        raise BadInputError(f"--probes-only needs the probes on the model's states: {engine.state_note}")
-    log = ProgressLog(args.out / f"progress-probes-{log_name(settings.model)}.jsonl", resume=args.resume)
-    return list(answer_records(probe_ask(engine), items, "ours", progress=not args.quiet, log=log))
-
-
 def _draft(argv: list[str]) -> int:
     """`python -m evals draft --seeds-dir DIR --n 50 --out FILE.jsonl`: rag.draft.cli with the evals' defaults."""
     from rag.config import load_settings
@@ -185,17 +170,12 @@ def _run(args, command: str) -> int:
     pipeline.index(progress=not args.quiet)
     if args.retrieval_only:
         from rag.answer.engine import MIN_EVIDENCE_SCORE
+        from rag.generate.load import token_counter
 
-        records = {"ours": list(retrieval_records(pipeline, items, settings.evidence_k, progress=not args.quiet))}
+        records = {"ours": list(retrieval_records(pipeline, items, token_counter(settings), progress=not args.quiet))}
         spans = {item.id: gold_spans(item, settings.seeds_dir) for item in items}
-        judge = pipeline.judge
-        summaries = {"ours": summarise_retrieval(items, records["ours"], spans, MIN_EVIDENCE_SCORE,
-                                                 judge.threshold("answerable", 0.0) if judge else None)}
+        summaries = {"ours": summarise_retrieval(items, records["ours"], spans, MIN_EVIDENCE_SCORE)}
         figures = plots.retrieval_plots(summaries["ours"], args.out)
-    elif args.probes_only:
-        records = {"ours": run_probes(args, settings, pipeline, items)}
-        texts = document_texts(records["ours"], settings.seeds_dir)
-        summaries = {"ours": summarise_probes(items, records["ours"], texts)}
     else:
         records = run_answers(args, settings, pipeline, items)
         texts = document_texts([r for rs in records.values() for r in rs], settings.seeds_dir)
@@ -203,19 +183,17 @@ def _run(args, command: str) -> int:
         figures = plots.answer_plots(summaries, args.out)
     run = {"dataset": str(args.dataset), "corpus": args.corpus, "seeds_dir": str(settings.seeds_dir), "split": args.split,
            "selection": selection, "n_items": len(items), "model": settings.model,
-           "pipelines": list(records), "retrieval_only": args.retrieval_only, "probes_only": args.probes_only,
+           "pipelines": list(records), "retrieval_only": args.retrieval_only,
            "started": started,
            "seconds": time.perf_counter() - began, "command": command,
            "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
            "settings": settings.model_dump(include={"chunk_size", "chunk_overlap", "top_k", "evidence_k", "n_threads",
                                                     "n_ctx", "max_tokens"})}
-    kind = "retrieval" if args.retrieval_only else "probes" if args.probes_only else "answers"
+    kind = "retrieval" if args.retrieval_only else "answers"
     keys = {name: gate.gate_key(kind, name, settings.model, args.dataset, selection) for name in records}
     write_outputs(args.out, run, records, summaries, keys)
     if args.retrieval_only:
         blocks = report.retrieval_report(run, summaries["ours"], records["ours"], items, figures)
-    elif args.probes_only:
-        blocks = report.probe_report(run, summaries["ours"])
     else:
         blocks = report.answer_report(run, summaries, records, items, figures)
     report.write_reports(args.out, blocks)
@@ -241,13 +219,14 @@ def write_outputs(out: Path, run: dict, records: dict, summaries: dict, keys: di
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     summary = {"run": run, "gate_keys": keys,
                "pipelines": {name: {part: s[part] for part in ("overall", "by_type") if part in s}
-                             for name, s in summaries.items()}}  # a probes-only run has no figures by type
+                             for name, s in summaries.items()}}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def headline(overalls: dict, out: Path) -> str:
     keys = ("n", "accuracy", "answer_accuracy", "refusal_rate", "false_refusal_rate", "crag_score", "quote_exactness",
-            "hit@1", "hit@5", "mrr", "evidence_hit", "probe_auc", "probe_refusal_rate", "probe_false_refusal_rate",
+            "hit@1", "hit@5", "mrr", "evidence_hit", "presence_first_look", "presence_looks", "sufficiency_auc", "second_look_rate",
+            "confirmation_auc", "right_when_present",
             "ttft_p50_s", "total_p50_s", "retrieval_p50_s")
     lines = []
     for name, figures in overalls.items():

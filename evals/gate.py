@@ -24,8 +24,9 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "mean_grounding": {"max_drop": 0.1}, "repeated_sentence_rate": {"max_rise": 0.0},
     "hit@1": {"max_drop": 0.03}, "hit@5": {"max_drop": 0.02}, "mrr": {"max_drop": 0.02},
     "evidence_hit": {"max_drop": 0.03}, "gate_refusal_rate": {"max_drop": 0.1},
-    "gate_false_refusal_rate": {"max_rise": 0.05}, "judge_auc": {"max_drop": 0.03},
-    "probe_auc": {"max_drop": 0.03}, "probe_refusal_rate": {"max_drop": 0.1}, "probe_false_refusal_rate": {"max_rise": 0.1},
+    "gate_false_refusal_rate": {"max_rise": 0.05}, "presence_first_look": {"max_drop": 0.03},
+    "presence_looks": {"max_drop": 0.03},
+    "sufficiency_auc": {"max_drop": 0.05}, "confirmation_auc": {"max_drop": 0.05},
 }
 EPSILON = 1e-9  # stored figures are rounded floats
 
@@ -35,13 +36,11 @@ class GateError(RagError):
 
 
 def gate_key(kind: str, pipeline: str, model: str, dataset: Path, selection: str) -> str:
-    """kind: "retrieval", "probes" or "answers".
+    """kind: "retrieval" or "answers".
     Example: gate_key("answers", "ours", "fast", Path("evals/qa.jsonl"), "subset_ci") -> "answers/ours/fast/qa/subset_ci"
-             gate_key("probes", "ours", "default", Path("evals/docs_qa.jsonl"), "all") -> "probes/default/docs_qa/all" """
+             gate_key("retrieval", "ours", "default", Path("evals/docs_qa.jsonl"), "all") -> "retrieval/docs_qa/all" """
     if kind == "retrieval":
         return f"retrieval/{dataset.stem}/{selection}"
-    if kind == "probes":
-        return f"probes/{model}/{dataset.stem}/{selection}"
     return f"answers/{pipeline}/{model}/{dataset.stem}/{selection}"
 
 

@@ -18,7 +18,9 @@ from evals.metrics import contains_answer
 ANSWER_ROWS = [
     ("n", "items"), ("n_answerable", "answerable items"), ("n_unanswerable", "unanswerable items"),
     ("accuracy", "accuracy (answerable: contains a gold answer, or every key term; unanswerable: refused)"),
-    ("answer_accuracy", "answer accuracy on answerable items"),
+    ("answer_accuracy", "answer accuracy on answerable items (right answers shown)"),
+    ("wrong_shown", "wrong answers shown (answerable answered wrong + unanswerable answered)"),
+    ("wrong_shown_rate", "wrong answers shown, share of all items"),
     ("containment_accuracy", "answer accuracy by gold-answer containment alone (key terms ignored)"),
     ("key_term_recall", "mean key-term recall (items with key terms)"), ("token_f1", "token F1 on answerable items"),
     ("refusal_rate", "refusal rate on unanswerable items"), ("false_refusal_rate", "false-refusal rate on answerable"),
@@ -30,11 +32,21 @@ ANSWER_ROWS = [
     ("ttft_p50_s", "time to first token p50 (s)"), ("ttft_p95_s", "time to first token p95 (s)"),
     ("total_p50_s", "total time p50 (s)"), ("total_p95_s", "total time p95 (s)"),
     ("prompt_tokens_mean", "prompt tokens (mean)"), ("errors", "errors"),
+    ("sufficiency_auc", "sufficiency probe AUC, first look (answer in its passages vs unanswerable)"),
+    ("second_look_rate", "second look read (share of items the model read)"),
+    ("pre_draft_refusals", "refused before drafting"),
+    ("pre_draft_precision", "of those, unanswerable or the answer missing from the passages"),
+    ("unconfirmed_rate", "answers not confirmed (passages shown instead)"),
+    ("confirmation_auc", "confirmation AUC (right vs wrong drafts)"),
+    ("right_when_present", "draft right when its passages hold the answer"),
 ]
 RETRIEVAL_ROWS = [
     ("n", "items"), ("n_answerable", "answerable items"), ("hit@1", "source hit@1"), ("hit@3", "source hit@3"),
     ("hit@5", "source hit@5"), ("mrr", "source MRR"),
-    ("evidence_hit", "evidence hit (a top-k sentence overlaps a gold quote)"),
+    ("evidence_hit", "evidence hit (a passage the looks show overlaps a gold quote)"),
+    ("presence_chunks", "answer in the retrieved chunks"), ("presence_ranked", "answer among the ranked passages"),
+    ("presence_first_look", "answer in the first look (the passages the model reads first)"),
+    ("presence_looks", "answer in the first and second looks"),
     ("gate_refusal_rate", "evidence gate refuses unanswerable"),
     ("gate_false_refusal_rate", "evidence gate refuses answerable"),
     ("retrieval_p50_s", "latency p50 (s)"), ("retrieval_p95_s", "latency p95 (s)"),
@@ -183,7 +195,8 @@ TYPE_COLUMNS = [("accuracy", "accuracy"), ("token_f1", "F1"), ("key_term_recall"
                 ("crag_score", "CRAG"), ("repeated_sentence_rate", "repeats"), ("hit@5", "hit@5")]
 SPLIT_COLUMNS = [("accuracy", "accuracy"), ("answer_accuracy", "answer accuracy"), ("refusal_rate", "refusal"),
                  ("crag_score", "CRAG")]
-RETRIEVAL_TYPE_COLUMNS = [("hit@1", "hit@1"), ("hit@5", "hit@5"), ("mrr", "MRR"), ("evidence_hit", "evidence hit")]
+RETRIEVAL_TYPE_COLUMNS = [("hit@1", "hit@1"), ("hit@5", "hit@5"), ("evidence_hit", "evidence hit"),
+                          ("presence_first_look", "answer in first look"), ("presence_looks", "in both looks")]
 DEFINITIONS = ("Accuracy counts an answerable item right when it was not refused and the normalised answer contains a "
                "normalised gold answer or, for an item with key terms (long answers), one term of every key-term group; "
                "an unanswerable item is right when it was refused. A repeat is an answer that says one of its sentences "
@@ -210,31 +223,14 @@ def answer_report(run: Mapping, summaries: Mapping[str, Mapping], records: Mappi
     return blocks
 
 
-PROBE_ROWS = [
-    ("n", "items"), ("n_probed", "items whose prompt the model read (the rest: no relevant evidence)"),
-    ("probe_auc", "sufficiency AUC (gold answer in the passages vs unanswerable)"),
-    ("probe_refusal_rate", "unanswerable refused (evidence gate or probe)"),
-    ("probe_false_refusal_rate", "answerable with the answer in its passages, refused by the probe"),
-    ("probe_missing_refusal_rate", "answerable whose passages miss the answer, refused"),
-    ("correctness_auc", "correctness AUC (right vs wrong drafts)"), ("sufficiency_threshold", "sufficiency threshold"),
-]
-
-
-def probe_report(run: Mapping, summary: Mapping) -> list[tuple]:
-    """Blocks of the probes-only report: the sufficiency probe read on each answer prompt, no drafts."""
-    rows = [[s["id"], s["type"], "yes" if s["answerable"] else "no", "yes" if s["hit"] else "no",
-             fmt(s["sufficiency"]) if s["asked"] else "not asked"] for s in summary["scores"]]
-    return [("h1", "Eval report: the sufficiency probe (no drafts)"), ("p", describe(run)),
-            ("h2", "Overall"), figures_table({"ours": summary["overall"]}, PROBE_ROWS),
-            ("h2", "Each item"), ("table", ["id", "type", "answerable", "answer in passages", "sufficiency"], rows)]
-
-
 def retrieval_report(run: Mapping, summary: Mapping, records: Sequence[Mapping], items: Sequence[Item],
                      plots: Sequence[tuple[str, str]]) -> list[tuple]:
     """Blocks of the retrieval-only report."""
     blocks = [("h1", "Eval report: retrieval only (no generation)"), ("p", describe(run)),
               ("h2", "Overall"), figures_table({"ours": summary["overall"]}, RETRIEVAL_ROWS),
-              ("h2", "By question type"), type_table({"ours": summary}, RETRIEVAL_TYPE_COLUMNS), ("h2", "Plots")]
+              ("h2", "By question type"), type_table({"ours": summary}, RETRIEVAL_TYPE_COLUMNS),
+              ("h2", "By split (heldout items are kept back from tuning)"),
+              type_table({"ours": summary}, RETRIEVAL_TYPE_COLUMNS, "split"), ("h2", "Plots")]
     blocks += [("img", name, caption) for name, caption in plots]
     blocks.append(("h2", "Evidence misses"))
     blocks += retrieval_miss_blocks({item.id: item for item in items}, summary["scores"],

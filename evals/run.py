@@ -87,28 +87,32 @@ def engine_ask(engine) -> Callable[[str, list[dict]], dict]:
     return ask
 
 
-def probe_ask(engine) -> Callable[[str, list[dict]], dict]:
-    """The engine up to the sufficiency probe's reading of the answer prompt, with no draft: its record."""
-    def ask(question: str, history: list[dict]) -> dict:
-        return engine.ask(question, history, max_tokens=0).record()
-
-    return ask
-
-
-def retrieval_records(pipeline, items: Sequence[Item], k: int, progress: bool = True) -> Iterator[dict]:
-    """Hybrid chunk retrieval plus evidence selection for each item's retrieval query (no LLM: a follow-up is
-    joined to its last user turn, see evals.dataset.retrieval_query)."""
+def retrieval_records(pipeline, items: Sequence[Item], count_tokens, progress: bool = True) -> Iterator[dict]:
+    """Hybrid chunk retrieval, the ranked passages and the looks the model would read (fitted by count_tokens, as
+    the engine fits them) for each item's retrieval query (no LLM: a follow-up is joined to its last user turn, see
+    evals.dataset.retrieval_query). "looks" holds how many of the ranked passages each look shows."""
     from tqdm import tqdm
 
+    from rag.answer.engine import SAFETY_TOKENS
+    from rag.answer.looks import fit_looks
+
+    settings = pipeline.settings
+    window = settings.n_ctx - settings.max_tokens - SAFETY_TOKENS
     for item in tqdm(items, desc="retrieval", unit="q", disable=not progress):
         query = retrieval_query(item)
         began = time.perf_counter()
         chunks = pipeline.retriever.retrieve(query, mode="hybrid")
-        evidence = pipeline.select(query, chunks, k)
+        evidence = pipeline.select(query, chunks)
         seconds = time.perf_counter() - began
+        looks = fit_looks(query, evidence, count_tokens, (settings.evidence_tokens, settings.second_look_tokens),
+                          window, k=settings.evidence_k) if evidence else []
+        shown = looks[-1].passages if looks else []
         yield _tagged(item, "ours", {
             "query": query, "retrieved": list(dict.fromkeys(c.node.metadata["source"] for c in chunks)),
-            "evidence": [e.public() for e in evidence], "retrieval_s": round(seconds, 4)})
+            "chunks": [{"source": c.node.metadata["source"], "text": c.node.text} for c in chunks],
+            "evidence": [{**e.public(), "header": e.header()} for e in shown + [e for e in evidence if e not in shown]],
+            "looks": [len(look.passages) for look in looks], "look_tokens": [look.tokens for look in looks],
+            "retrieval_s": round(seconds, 4)})
 
 
 def document_texts(records: Sequence[dict], seeds_dir: Path) -> dict[str, str]:

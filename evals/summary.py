@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from evals import metrics as m
+from evals import presence
 from evals.dataset import Item
-from evals.probe_summary import summarise_probes
+from evals.decision_summary import summarise_decisions
 
 HIT_KS = (1, 3, 5)
 
@@ -64,6 +65,9 @@ def aggregate_answers(scores: Sequence[Mapping]) -> dict:
     out["token_f1"] = m.mean(s["f1"] for s in answerable)
     _proportion(out, "refusal_rate", [s["refused"] for s in unanswerable])
     _proportion(out, "false_refusal_rate", [s["refused"] for s in answerable])
+    # what a user is misled by: an answerable question answered wrong, or an unanswerable one answered
+    out["wrong_shown"] = sum(not s["refused"] and not s["accurate"] for s in scores)
+    _proportion(out, "wrong_shown_rate", [not s["refused"] and not s["accurate"] for s in scores])
     out["crag_score"] = m.mean(s["crag"] for s in scores)
     out["citation_precision"] = m.mean(s["citation_precision"] for s in scores)
     out["citation_recall"] = m.mean(s["citation_recall"] for s in scores)
@@ -88,22 +92,24 @@ def overlaps(evidence: Mapping, spans: Sequence[tuple[str, int, int]]) -> bool:
     return any(evidence["source"] == s and evidence["start"] < e and b < evidence["end"] for s, b, e in spans)
 
 
-def score_retrieval(item: Item, record: Mapping, spans: Sequence[tuple[str, int, int]], min_score: float,
-                    min_answer_score: float | None = None) -> dict:
-    """Per-item retrieval scores: source hits, evidence overlap with a gold quote, the trained judge's best score
-    that a passage answers, and whether the engine's gates (best evidence score below min_score; with the judge,
-    its best score below min_answer_score) would refuse before asking the model."""
+def score_retrieval(item: Item, record: Mapping, spans: Sequence[tuple[str, int, int]], min_score: float) -> dict:
+    """Per-item retrieval scores: source hits, evidence overlap with a gold quote, where the answer is on its way to
+    the model (evals.presence: the chunks, the ranked passages, the first look, both looks), and whether the engine's
+    evidence gate (best evidence score below min_score) would refuse before asking the model."""
     retrieved, evidence = record.get("retrieved") or [], record.get("evidence") or []
-    judged = [e["answer_score"] for e in evidence if e.get("answer_score") is not None]
-    best = max(judged) if judged else None
+    looks = record.get("looks") or []
+    shown = evidence[:looks[-1]] if looks else []
+    target = presence.Target(item.id, item.question, tuple(item.answers), tuple(map(tuple, item.key_terms)))
+    pieces = [(e["source"], e["start"], e["end"], f"{e.get('header', '')}\n{e['text']}") for e in evidence]
+    found = presence.stage_presence(target, [(c["source"], 0, 0, c["text"]) for c in record.get("chunks") or []],
+                                    pieces, [pieces[:n] for n in looks]) if item.answerable else {}
     return {
-        "id": item.id, "type": item.type, "answerable": item.answerable,
+        "id": item.id, "type": item.type, "split": item.split, "answerable": item.answerable,
         **{f"hit@{k}": m.hit_at_k(retrieved, item.sources, k) if item.answerable else None for k in HIT_KS},
         "rr": m.reciprocal_rank(retrieved, item.sources) if item.answerable else None,
-        "evidence_hit": any(overlaps(e, spans) for e in evidence) if item.answerable else None,
-        "gated": not evidence or max(e["score"] for e in evidence) < min_score
-                 or (best is not None and min_answer_score is not None and best < min_answer_score),
-        "answer_score": best,
+        "evidence_hit": any(overlaps(e, spans) for e in shown) if item.answerable else None,
+        **{f"presence_{stage}": found.get(stage) for stage in presence.STAGES},
+        "gated": not evidence or max(e["score"] for e in evidence) < min_score,
         "retrieval_s": record.get("retrieval_s"),
     }
 
@@ -117,11 +123,11 @@ def aggregate_retrieval(scores: Sequence[Mapping]) -> dict:
         _proportion(out, f"hit@{k}", [s[f"hit@{k}"] for s in answerable])
     out["mrr"] = m.mean(s["rr"] for s in answerable)
     _proportion(out, "evidence_hit", [s["evidence_hit"] for s in answerable])
+    for stage in presence.STAGES:
+        if any(s.get(f"presence_{stage}") is not None for s in answerable):
+            _proportion(out, f"presence_{stage}", [bool(s[f"presence_{stage}"]) for s in answerable])
     _proportion(out, "gate_refusal_rate", [s["gated"] for s in unanswerable])
     _proportion(out, "gate_false_refusal_rate", [s["gated"] for s in answerable])
-    judged = [s for s in scores if s.get("answer_score") is not None]
-    if judged:  # the trained judge: how well its best passage score tells answerable from unanswerable
-        out["judge_auc"] = m.auc([s["answer_score"] for s in judged], [int(s["answerable"]) for s in judged])
     out["retrieval_p50_s"] = m.percentile((s["retrieval_s"] for s in scores), 0.5)
     out["retrieval_p95_s"] = m.percentile((s["retrieval_s"] for s in scores), 0.95)
     return out
@@ -139,15 +145,15 @@ def summarise_answers(items: Sequence[Item], records: Sequence[Mapping], texts: 
     by_id = {item.id: item for item in items}
     scores = [score_answer(by_id[r["id"]], r, texts) for r in records]
     overall = aggregate_answers(scores)
-    probed = summarise_probes(items, records, texts)["overall"]  # the probes on the model's states, when they ran
-    overall |= {k: v for k, v in probed.items() if k.startswith(("probe_", "correctness_"))}
+    overall |= summarise_decisions(items, records, texts)  # how the decision did: readings, looks, confirmation
     return {"overall": overall, "by_type": by_type(scores, aggregate_answers),
             "by_split": by_type(scores, aggregate_answers, "split"), "scores": scores}
 
 
 def summarise_retrieval(items: Sequence[Item], records: Sequence[Mapping],
-                        spans: Mapping[str, list], min_score: float, min_answer_score: float | None = None) -> dict:
+                        spans: Mapping[str, list], min_score: float) -> dict:
     """The same shape as summarise_answers, for a retrieval-only pass (spans: item id -> gold quote spans)."""
     by_id = {item.id: item for item in items}
-    scores = [score_retrieval(by_id[r["id"]], r, spans[r["id"]], min_score, min_answer_score) for r in records]
-    return {"overall": aggregate_retrieval(scores), "by_type": by_type(scores, aggregate_retrieval), "scores": scores}
+    scores = [score_retrieval(by_id[r["id"]], r, spans[r["id"]], min_score) for r in records]
+    return {"overall": aggregate_retrieval(scores), "by_type": by_type(scores, aggregate_retrieval),
+            "by_split": by_type(scores, aggregate_retrieval, "split"), "scores": scores}

@@ -138,6 +138,7 @@ def _run(args: argparse.Namespace, settings) -> int:
 def _ask(engine, question: str, history: list[dict], as_json: bool):
     """Stream one answer to stdout (the passages found first), or print its JSON record; return the final Answer."""
     from rag.answer.result import Answer, Found
+    from rag.ui.decision_words import decision_line
 
     for event in engine.stream(question, history):
         if isinstance(event, Answer):
@@ -153,13 +154,10 @@ def _ask(engine, question: str, history: list[dict], as_json: bool):
     print()
     if final.standalone_question != question:
         print(f"(understood as: {final.standalone_question})")
-    probes = final.judge.probes if final.judge else {}
-    measured = [f"{name} {probes[name]['score']:.2f} (threshold {probes[name]['threshold']:.2f})"
-                for name in ("sufficiency", "correctness") if (probes.get(name) or {}).get("score") is not None]
-    if measured:
-        print(f"probes: {', '.join(measured)}; decided by: {probes['decided_by']}")
+    print(decision_line(final))
+    if final.decision and final.decision.fallback:
+        print(f"(decided by the word rules alone: {final.decision.fallback})")
     if final.refused:
-        print(f"-- withheld: {final.refusal_reason} --" if final.draft else f"-- {final.refusal_reason} --")
         print(final.answer)
         for item in final.evidence[:3]:
             print(f"  - {item.source} {item.start}:{item.end}: \"{' '.join(item.text.split())}\"")
@@ -174,8 +172,12 @@ def _ask(engine, question: str, history: list[dict], as_json: bool):
 
 
 def _print_found(found) -> None:
-    """The passages, as soon as retrieval is done: the answer streams in below them."""
-    print(f"Passages found ({len(found.evidence)}):" if found.evidence else "No passages found.")
+    """The passages, as soon as retrieval is done: the answer streams in below them. A second look lists all the
+    model reads now (the first passages and the next-best ones)."""
+    if found.look > 1:
+        print(f"Reading more passages ({len(found.evidence)}):")
+    else:
+        print(f"Passages found ({len(found.evidence)}):" if found.evidence else "No passages found.")
     for n, item in enumerate(found.evidence, 1):
         where = f" ({item.header()})" if item.header() else ""
         print(f"  [{n}] {item.source}{where} {item.start}:{item.end}: \"{' '.join(item.text.split())}\"")

@@ -49,17 +49,8 @@ class Settings(BaseSettings):
     n_threads: int = Field(2, ge=1, le=256)
     n_ctx: int = Field(4096, ge=512, le=131072)
     max_tokens: int = Field(256, ge=16, le=4096)
-    # the judge's yes/no questions to the model: "auto" asks those its fitted weights use (rag/answer/judge_weights.json),
-    # "all" asks every one (an eval run whose records evals/fit_judge.py fits on), "none" asks none
-    judge_probes: str = Field("auto", pattern="^(auto|all|none)$")
-    # "trained": the evidence judge trained here (rag/answer/judge_model) ranks the passages, refuses when none answers and
-    # checks each answer sentence; "rules": the hand rules alone (rag/answer/wellformed.py, rag/answer/cite.py), as before it
-    judge: str = Field("trained", pattern="^(trained|rules)$")
-    # the trained judge orders the passages; off by default: it lowered evidence hit (docs 0.855 -> 0.790, seeds
-    # 0.854 -> 0.837) and tripled retrieval time (docs/decisions.md)
-    judge_rerank: bool = False
-    # the probes on the bundled model's own hidden states (rag/answer/probes/) decide refusals where they can be read;
-    # false: the rules and the trained judge alone, as before them
+    # the decision file of the bundled model (rag/answer/decision/) decides with the probes on its hidden states where
+    # they can be read: the second look, refusals, confirmation; false: the word rules alone, on the first look
     probes: bool = True
 
     # chunking and retrieval (chosen by measurement, see README "Retrieval")
@@ -68,6 +59,8 @@ class Settings(BaseSettings):
     top_k: int = Field(6, ge=1, le=100)  # chunks kept after fusion
     evidence_k: int = Field(5, ge=1, le=50)  # at most this many passages handed to the answer step
     evidence_tokens: int = Field(240, ge=16, le=8192)  # and at most this many prompt tokens of them (headers included)
+    # the second look's passages, added when the first look does not seem to hold the answer (0: no second look)
+    second_look_tokens: int = Field(240, ge=0, le=8192)
     evidence_window: str = Field("next", pattern="^(unit|next|around)$")  # a unit alone, with the next, or both sides
 
     # chat UI

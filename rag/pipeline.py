@@ -17,17 +17,18 @@ from rag.indexing.ingest import IndexSummary, index_folder
 from rag.indexing.store import ChunkStore
 from rag.read.outline import Outline
 from rag.search.evidence import Evidence, SentenceVectors, select_evidence
-from rag.search.rerank import POOL_FACTOR, judged, rerank
+from rag.search.ranker import Ranker, RankerUnavailable
 from rag.search.retrieve import ChunkRetriever
 
 CHARS_PER_TOKEN = 4  # English prose in the Qwen and MiniLM tokenizers: a little over 4; a first cut only
+POOL = 2  # passages and characters selected beyond what the looks take: the prompts are fitted by exact token count
 DOCUMENTS_CACHED = 64  # texts and outlines kept in memory: the documents recent questions drew evidence from
 
 
 class Pipeline:
     """Each part is built on first use unless given: tests and tools pass a loaded embedder or a store to share."""
 
-    def __init__(self, settings: Settings, embedder=None, store: ChunkStore | None = None, judge=None):
+    def __init__(self, settings: Settings, embedder=None, store: ChunkStore | None = None):
         self.settings = settings
         self._embedder = embedder
         self._store = store
@@ -35,7 +36,7 @@ class Pipeline:
         self._lock = threading.Lock()  # Chroma and the embedder are shared by UI threads
         self._seen_version: str | None = None  # the store's version when this process last read or wrote it
         self._documents: OrderedDict[str, tuple[str, Outline] | None] = OrderedDict()
-        self._judge = judge
+        self.ranker_note = ""  # why the hand-set weights order the passages ("" when the trained ranker does)
 
     @property
     def store(self) -> ChunkStore:
@@ -55,14 +56,14 @@ class Pipeline:
             self._retriever = ChunkRetriever(self.settings, self.store, self.embedder)
         return self._retriever
 
-    @property
-    def judge(self):
-        """The trained evidence judge (rag/answer/evidence_judge.py), or None when settings.judge is "rules"."""
-        if self._judge is None and self.settings.judge == "trained":
-            from rag.answer.evidence_judge import EvidenceJudge
-
-            self._judge = EvidenceJudge.load(n_threads=self.settings.n_threads)
-        return self._judge
+    @cached_property
+    def ranker(self) -> Ranker | None:
+        """The trained unit ranker (rag/search/ranker.json); None, and ranker_note says why, without its file."""
+        try:
+            return Ranker.load()
+        except RankerUnavailable as exc:
+            self.ranker_note = f"{exc}; the hand-set weights order the passages"
+            return None
 
     def reset(self) -> None:
         """Forget the retriever (its dense index and BM25), so the next search rebuilds them on the current store."""
@@ -86,9 +87,10 @@ class Pipeline:
 
     def evidence(self, question: str, k: int | None = None, mode: str = "hybrid", window: str | None = None,
                  budget_chars: int | None = None) -> list[Evidence]:
-        """The best k evidence passages for the question, best first, windowed as settings.evidence_window says;
-        budget_chars (default: CHARS_PER_TOKEN x settings.evidence_tokens) caps their text, and the answer engine
-        then fits them to the prompt by exact token count."""
+        """The best evidence passages for the question, best first, windowed as settings.evidence_window says: as
+        many as both looks could take (k: per look, default settings.evidence_k), their text within budget_chars
+        (default: POOL x CHARS_PER_TOKEN x the looks' tokens); the answer engine fits them to its prompts by exact
+        token count."""
         with self._lock:
             self._follow_other_writers()
             chunks = self.retriever.retrieve(question, mode=mode)
@@ -96,19 +98,12 @@ class Pipeline:
 
     def select(self, question: str, chunks: list, k: int | None = None, window: str | None = None,
                budget_chars: int | None = None) -> list[Evidence]:
-        """The evidence passages of already retrieved chunks (see evidence()), each scored by the trained judge when
-        there is one; with settings.judge_rerank a pool POOL_FACTOR times larger is selected and the judge picks from
-        it (rag/search/rerank.py)."""
-        budget = budget_chars if budget_chars is not None else CHARS_PER_TOKEN * self.settings.evidence_tokens
-        k = k or self.settings.evidence_k
-        window = window or self.settings.evidence_window
-        if self.judge is None or not self.settings.judge_rerank:
-            found = select_evidence(question, chunks, self.sentence_vectors, k, documents=self.document, window=window,
-                                    budget_chars=budget)
-            return judged(question, found, self.judge) if self.judge is not None and found else found
-        pool = select_evidence(question, chunks, self.sentence_vectors, POOL_FACTOR * k, documents=self.document,
-                               window=window, budget_chars=POOL_FACTOR * budget)
-        return rerank(question, pool, self.judge, k, budget)
+        """The evidence passages of already retrieved chunks (see evidence()), ordered by the trained ranker."""
+        tokens = self.settings.evidence_tokens + self.settings.second_look_tokens
+        budget = budget_chars if budget_chars is not None else POOL * CHARS_PER_TOKEN * tokens
+        k = POOL * (k or self.settings.evidence_k)
+        return select_evidence(question, chunks, self.sentence_vectors, k, documents=self.document,
+                               window=window or self.settings.evidence_window, budget_chars=budget, ranker=self.ranker)
 
     def document(self, file_hash: str) -> tuple[str, Outline] | None:
         """A document's text as read and its outline, None when the index holds no outline for it (made elsewhere).

@@ -25,10 +25,7 @@ def pytest_collection_modifyitems(items):
 
 
 def make_settings(tmp: Path, **overrides):
-    """Settings for a test's own folders. The hand rules judge unless a test asks for judge="trained": most tests
-    are of the plumbing and the rules with a scripted model; the trained judge's own are in test_evidence_judge.py
-    and test_answer_llm.py."""
-    overrides = {"judge": "rules", **overrides}
+    """Settings for a test's own folders."""
     return load_settings(seeds_dir=str(tmp / "seeds"), index_dir=str(tmp / "index"), data_dir=str(tmp / "data"),
                          **overrides)
 

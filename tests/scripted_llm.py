@@ -31,9 +31,6 @@ class ScriptedLLM:
     def count_tokens(self, messages):
         return sum(len(m["content"].split()) + 6 for m in messages)
 
-    def yes_probability(self, messages, reply=None):
-        return None
-
     def watch(self, layers):
         from rag.generate.capture import CaptureUnavailable
 
@@ -65,3 +62,45 @@ class GatedLLM(ScriptedLLM):
         if not self.gate.wait(self.timeout):
             raise AssertionError(f"the gate stayed shut for {self.timeout} s")
         yield from super().stream(messages, max_tokens, info, gate)
+
+
+class StatedLLM(ScriptedLLM):
+    """A ScriptedLLM whose hidden states can be read: at a prompt's end, a state whose first number is 1.0 when the
+    prompt holds `holds` (-1.0 otherwise), and at each written token one whose first number is `draft_state`. It asks
+    the gate once the prompt is read, as the real backend does, and records every prompt it read (gated or not)."""
+
+    states_unavailable = ""
+    model_sha256 = "stated-llm"
+    WIDTH = 4
+
+    def __init__(self, *replies, holds: str, draft_state: float = 1.0, **kwargs):
+        super().__init__(*replies, **kwargs)
+        self.holds, self.draft_state, self.layers = holds, draft_state, ()
+
+    def watch(self, layers):
+        self.layers = tuple(layers)
+
+    def _state(self, first: float):
+        import numpy as np
+
+        return np.array([[first] + [0.0] * (self.WIDTH - 1)] * len(self.layers), dtype=np.float32)
+
+    def stream(self, messages, max_tokens, info=None, gate=None):
+        self.prompts.append(messages)
+        if info is not None and info.capture:
+            info.layers, info.states = self.layers, self._state(1.0 if self.holds in messages[-1]["content"] else -1.0)
+        if gate is not None and not gate(info):
+            info.finish = "gated"
+            return
+        reply = self.replies.pop(0) if self.replies else ""
+        reply = reply(messages) if callable(reply) else reply
+        for i, word in enumerate(reply.split(" ")[:max_tokens]):
+            piece = word if i == 0 else " " + word
+            if info is not None:
+                info.tokens.append(piece)
+                info.logprobs.append(-0.1)
+                if info.capture:
+                    info.token_states.append(self._state(self.draft_state)[:, :])
+            yield piece
+        if info is not None:
+            info.finish = "stop"

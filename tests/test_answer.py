@@ -38,8 +38,8 @@ def test_supported_answer_is_cited_with_verbatim_quotes(engine_for, seeded_pipel
         assert (seeds / c.source).read_text(encoding="utf-8")[c.start:c.end] == c.quote
     record = answer.record()
     assert set(record) == {"answer", "refused", "citations", "retrieved", "standalone_question", "rewrite", "grounding",
-                           "judge", "prompt_tokens", "rewrite_s", "evidence_s", "ttft_s", "judge_s", "total_s", "generated_tokens",
-                           "new_prompt_tokens", "passages", "claims"}
+                           "decision", "prompt_tokens", "rewrite_s", "evidence_s", "ttft_s", "judge_s", "total_s", "generated_tokens",
+                           "new_prompt_tokens", "evidence_order", "passages", "claims"}
     assert record["prompt_tokens"] > 0 and record["ttft_s"] is not None
 
 
@@ -163,12 +163,17 @@ def test_control_characters_are_removed():
     assert clean_question("Who\x00 met\x1b Xi?") == "Who  met  Xi?"
 
 
-def test_an_uncited_sentence_is_checked_against_the_passage_that_supports_it(engine_for):
-    # the default model's own draft: its first sentence has no marker, and another passage is closer in meaning
-    draft = ("The February trip was called off because a Chinese weather balloon veered off course and was spotted over "
-             "U. S. airspace, which led to a decision to unilaterally announce \"postponing his visit to China\". This "
-             "incident occurred in February 2023, and it was supported by passage [2].")
-    answer = engine_for(draft).ask(QUESTION)
+def test_an_uncited_sentence_is_checked_against_the_passage_that_supports_it(engine_for, seeded_pipeline):
+    # the default model's own draft: its first sentence has no marker, and a passage closer to it in meaning (the
+    # "airship incident" one) does not support it: the balloon passage does
+    from rag.answer.cite import lexical_support
+
+    first = ("The February trip was called off because a Chinese weather balloon veered off course and was spotted over "
+             "U. S. airspace, which led to a decision to unilaterally announce \"postponing his visit to China\".")
+    evidence = [e for e in seeded_pipeline.evidence(QUESTION)
+                if "weather balloon" in e.text or lexical_support(first, e.text, QUESTION) < 0.5][:5]
+    answer = engine_for(f"{first} This incident occurred in February 2023, and it was supported by passage [2].").ask(
+        QUESTION, evidence=evidence)
     assert answer.claims[0].supported and "weather balloon" in answer.evidence[answer.claims[0].cited[0] - 1].text
 
 

@@ -191,7 +191,8 @@ def test_ask_then_follow_up(app):
     client = Client(url, verbose=False)
     message, panel, record = chat(client, "In which city did Wang Yi and Jake Sullivan hold talks in May 2023?")
     assert not record["refused"] and "Vienna" in record["answer"]
-    assert record["citations"] and 'href="#cite-0-' in message and "sentences supported" in message
+    assert record["citations"] and 'href="#cite-0-' in message and '">Answered from ' in message
+    assert '<details class="decision"><summary>How this was decided</summary>' in panel
     texts = {r.source: pipeline.store.document_text(r.file_hash) for r in pipeline.store.manifest().values()}
     for citation in record["citations"]:
         assert texts[citation["source"]][citation["start"]:citation["end"]] == citation["quote"]
@@ -210,7 +211,8 @@ def test_question_outside_the_documents_is_refused_with_closest_passages(app):
     message, panel, record = chat(Client(app[0], verbose=False), "What is the capital of Australia?")
     assert record["refused"] and record["citations"] == []
     assert "The documents don't say." in message and "Canberra" not in message
-    assert "Closest passages found" in panel
+    assert "Closest passages found" in panel and "The documents don&#x27;t say</span>" in panel
+    assert record["decision"]["verdict"] == "refused" and "How this was decided" in panel
 
 
 @pytest.mark.llm

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.answer.state_judge import load_state_judge
+from rag.answer.decide import Decider
 from rag.generate.backend import Generation
 from rag.generate.capture import CaptureUnavailable, build_library
 from rag.generate.prompts import Passage, answer_messages
@@ -85,4 +85,4 @@ def test_without_a_compiler_there_is_no_capture_and_the_rules_decide(tmp_path, m
     path = gguf_path("fast", load_settings().cache_dir)
     llm = LlamaCppBackend(str(path), "fast", 512, 1, small_model=True, cache_dir=tmp_path)
     assert llm.capture is None and "building the hidden-state capture failed" in llm.states_unavailable
-    assert load_state_judge(llm)[1] == llm.states_unavailable
+    assert Decider.load(llm).fallback == f"the model's states cannot be read: {llm.states_unavailable}"

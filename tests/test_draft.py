@@ -182,14 +182,14 @@ def test_a_model_that_returns_garbage_is_told_in_one_line(seeded_pipeline, tmp_p
 
 
 def test_an_empty_folder_is_told_in_one_line(fresh_pipeline, tmp_path):
-    pipeline = fresh_pipeline(judge="rules")
+    pipeline = fresh_pipeline()
     with pytest.raises(BadInputError, match="No documents are indexed"):
         list(spread_passages(pipeline))
 
 
 def test_a_document_without_prose_is_told_in_one_line(fresh_pipeline, tmp_path):
     (tmp_path / "seeds" / "list.txt").write_text("apples\n\noranges\n\npears and plums\n")
-    pipeline = fresh_pipeline(judge="rules")
+    pipeline = fresh_pipeline()
     pipeline.index(progress=False)
     with pytest.raises(BadInputError, match="has a passage of prose"):
         list(spread_passages(pipeline))
@@ -202,7 +202,7 @@ def test_the_fast_model_drafts_items_that_pass_every_check(tmp_path, embedder, f
     from rag.pipeline import Pipeline
 
     shutil.copytree(SEEDS, tmp_path / "seeds")
-    pipeline = Pipeline(make_settings(tmp_path, judge="rules"), embedder=embedder)
+    pipeline = Pipeline(make_settings(tmp_path), embedder=embedder)
     pipeline.index(progress=False)
     report = draft_set(pipeline, fast_llm, 2, tmp_path / "d.jsonl", unanswerable_share=0.0)
     items = [json.loads(line) for line in (tmp_path / "d.jsonl").read_text().splitlines()]

@@ -1,12 +1,13 @@
-"""The in-process llama.cpp backend with the real fast model: its ChatML matches the model's own template, and every
-shared prefix stays in the KV cache (a prompt that changes its fixed part silently pays for those tokens again)."""
+"""The in-process llama.cpp backend with the real fast model: its ChatML matches the model's own template, every
+shared prefix stays in the KV cache (a prompt that changes its fixed part silently pays for those tokens again), and
+the tokenizer alone counts as the model does."""
 
 from __future__ import annotations
 
 import pytest
 
 from rag.generate.backend import Generation
-from rag.generate.prompts import Passage, answer_messages, sufficiency_messages
+from rag.generate.prompts import Passage, answer_messages
 
 pytestmark = pytest.mark.llm
 
@@ -41,11 +42,25 @@ def test_the_fixed_system_prompt_is_evaluated_once_across_questions(fast_llm, ev
     assert evaluated[0] <= len(fast_llm.prompt_tokens(second)) - system, "the system prompt was evaluated again"
 
 
-def test_the_judges_question_costs_only_its_own_tokens(fast_llm, evaluated):
-    messages = answer_messages("Which port does the relay listen on?", PASSAGES)
-    list(fast_llm.stream(messages, 16))
+def test_the_second_look_costs_only_the_passages_it_adds(fast_llm, evaluated):
+    from rag.answer.looks import prompt
+    from rag.search.evidence import Evidence
+
+    first = Evidence("relay.txt", "The relay listens on port 7411 unless --port is given.", 0, 55, 0.9, title="Relay")
+    added = Evidence("relay.txt", "Logs are kept for 14 days in /var/log/relay.", 60, 105, 0.5, title="Relay")
+    question = "How long are the relay's logs kept?"
+    list(fast_llm.stream(prompt(question, [first]), 4))
     evaluated.clear()
-    probability = fast_llm.yes_probability(sufficiency_messages(messages))
-    probe = len(fast_llm.prompt_tokens(sufficiency_messages(messages))) - len(fast_llm.prompt_tokens(messages))
-    assert sum(evaluated) <= probe + 8  # the probe's words and the turn's markers; not the passages again
-    assert 0.0 <= probability <= 1.0
+    second = prompt(question, [first, added])
+    list(fast_llm.stream(second, 4))
+    grown = len(fast_llm.prompt_tokens(second)) - len(fast_llm.prompt_tokens(prompt(question, [first])))
+    tail = len(fast_llm.tokens.text(f"\n\nAnswer the question: {question}"))
+    assert evaluated[0] <= grown + tail + 4, "the first look's passages were evaluated again"
+
+
+def test_the_tokenizer_alone_counts_a_prompt_as_the_loaded_model_does(fast_llm):
+    from rag.config import load_settings
+    from rag.generate.load import token_counter
+
+    messages = answer_messages("Which port does the relay listen on?", PASSAGES)
+    assert token_counter(load_settings(model="fast"))(messages) == fast_llm.count_tokens(messages)

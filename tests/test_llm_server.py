@@ -64,11 +64,11 @@ def test_url_backend_streams_a_cited_answer(server_url, seeded_pipeline):
     assert len(pieces) > 2, "the answer arrives in pieces"
     assert final.ttft_s is not None and final.ttft_s <= final.total_s
     assert any("Burns" in e.text for e in final.evidence)
-    # llama-cpp-python's server streams no log-probabilities (its model lacks logits_all): the backend notices, and
-    # the judge decides by the rules that need none and says so
-    assert llm.logits == "none" and "mean_logprob" not in final.judge.signals
-    assert final.record()["judge"]["source"] == "rules only"
-    assert llm.yes_probability([{"role": "user", "content": "Is Vienna in Austria? Reply yes or no."}]) is None
+    # llama-cpp-python's server streams no log-probabilities (its model lacks logits_all) nor states: the backend
+    # notices, and the word rules decide on the first look, and the record says why
+    assert llm.logits == "none" and final.decision.signals.get("mean_logprob") is None
+    record = final.record()["decision"]
+    assert record["looks"] == 1 and "states cannot be read" in record["fallback"]
 
 
 def test_unreachable_server_is_one_clear_error():

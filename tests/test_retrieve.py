@@ -65,8 +65,8 @@ def test_every_evidence_item_is_an_exact_slice_of_its_file(seeded_pipeline):
     for question, _, _ in QUESTIONS:
         for item in seeded_pipeline.evidence(question, k=10, budget_chars=UNLIMITED):
             assert (seeds / item.source).read_text(encoding="utf-8")[item.start:item.end] == item.text
-    scores = [e.score for e in seeded_pipeline.evidence(QUESTIONS[0][0], k=10, budget_chars=UNLIMITED)]
-    assert scores == sorted(scores, reverse=True)
+    ranks = [e.rank for e in seeded_pipeline.evidence(QUESTIONS[0][0], k=10, budget_chars=UNLIMITED)]
+    assert ranks == sorted(ranks, reverse=True) and all(0.0 <= r <= 1.0 for r in ranks), "the ranker's order"
 
 
 def test_every_sentence_of_every_indexed_chunk_maps_back_exactly(seeded_pipeline):
@@ -99,7 +99,7 @@ def test_retrieve_cli_json(seeded_pipeline, capsys):
     code = main(["retrieve", "Why was the February trip called off?", "--json", "--seeds-dir", str(settings.seeds_dir),
                  "--index-dir", str(settings.index_dir)])
     items = json.loads(capsys.readouterr().out)
-    assert code == 0 and set(items[0]) == {"source", "text", "start", "end", "score", "answer_score", "title",
+    assert code == 0 and set(items[0]) == {"source", "text", "start", "end", "score", "rank", "title",
                                          "section", "date"}
     first = items[0]
     assert (settings.seeds_dir / first["source"]).read_text(encoding="utf-8")[first["start"]:first["end"]] == first["text"]

@@ -1,7 +1,7 @@
 """The package as `pip install .` makes it: the wheel is built from the tracked files, installed into a fresh virtual
 environment outside the checkout, and its `rag` command indexes a folder of an HTML, a PDF, a DOCX and a text file,
 retrieves from each and answers with the fast model. A module or a data file left out of the wheel (the readers in
-rag/read/formats/, the judge's weights) fails here, not on a user's machine.
+rag/read/formats/, the ranker's weights, the decision files) fails here, not on a user's machine.
 """
 
 from __future__ import annotations
@@ -95,5 +95,6 @@ def test_the_installed_wheel_indexes_retrieves_and_answers_outside_the_checkout(
     assert asked.returncode == 0, asked.stderr
     record = json.loads(asked.stdout)
     assert record["retrieved"][0] == "notes.txt"
-    assert record["passages"][0]["answer_score"] is not None, "the judge's weights are in the wheel"
+    assert record["evidence_order"] == "trained ranker", "the ranker's weights are in the wheel"
+    assert "has no probes" in record["decision"]["fallback"], "the fast model's decision file is in the wheel"
     assert not record["refused"] and "Odile" in record["answer"]

@@ -1,29 +1,18 @@
-"""Questions that ask for one detail of a thing a passage talks about (its default, maximum, version, port, memory,
-timeout, file ...), labelled by whether the passage gives that kind of detail at all: the absent-detail failure.
+"""Questions that ask for one detail of a thing the documents talk about (its default, maximum, version, port, memory,
+timeout, file ...), and whether a text gives that kind of detail at all: the absent-detail questions.
 
-Example: detail_pairs("ReplayWindow", passage("ReplayWindow = <bytes> (16) ... the default is 16 bytes"),
-                      random.Random(0))
-  -> [{"a": "question: What is the default value of ReplayWindow?", "b": ..., "label": 1, "kind": "detail"},
-      {"a": "question: Which TCP port does ReplayWindow listen on?", "b": ..., "label": 0, "kind": "detail_absent"}]
+Example: DETAILS[0].given("ReplayWindow = <bytes> (16) ... the default is 16 bytes", "ReplayWindow") -> True
+         subjects("Set ReplayWindow in tinc.conf; Privoxy ignores it.") -> ["ReplayWindow", "Privoxy"]
 Most questions the documents do not answer are of this shape ("What is the maximum size of the cache?" beside a
-passage about the cache that names no size): the thing is there, the detail is not. A question here is answerable
-(1) when its detail's pattern matches the passage near the thing's name (the whole passage for a definition of the
-thing) and not answerable (0) when the pattern matches nowhere in the passage or its header. Every kind of question
-appears with both labels, so only the passage tells them apart.
+passage about the cache that names no size): the thing is there, the detail is not. training/probe_questions.py asks
+for a detail of a name that its whole document gives nowhere near it (an unanswerable question).
 """
 
 from __future__ import annotations
 
-import random
 import re
 from dataclasses import dataclass
 
-from rag.answer.evidence_judge import question_input
-from rag.text import passage_input
-from training.perturb import names_in
-
-# passages that give no detail of the name give only a negative: a fifth of them, so the labels stay near balanced
-ABSENT_ONLY_SHARE = 0.2
 NEAR_CHARS = 100  # a detail counts for a name mentioned in a passage when it is this close to the mention
 
 
@@ -90,6 +79,12 @@ DETAILS = (
 
 
 _PLAIN_CAPITALISED = re.compile(r"[A-Z][a-z]+")
+_NAME = re.compile(r"\b(?:[A-Z][a-z0-9]+[A-Z]\w*|[a-z]+[-_][a-z0-9_-]+|[A-Z]{2,}[a-z]*\d*|[A-Z][a-z]{2,})\b")
+
+
+def names_in(text: str) -> list[str]:
+    """Option-, program- and proper-name-like words: "ReplayWindow", "socket-timeout", "DNS", "Privoxy"."""
+    return list(dict.fromkeys(m.group(0) for m in _NAME.finditer(text)))
 
 
 def subjects(text: str) -> list[str]:
@@ -103,22 +98,3 @@ def subjects(text: str) -> list[str]:
                 continue
         found.append(name)
     return found
-
-
-def detail_pairs(name: str, header: str, text: str, rng: random.Random, defines: bool = False) -> list[dict]:
-    """One question about a detail the passage gives of `name` (1) and one about a detail it gives nowhere (0),
-    where the passage has such details. defines: the passage is the definition of name (every detail in it is
-    name's); otherwise it must be near a mention of name."""
-    whole = f"{header}\n{text}"
-    given = [d for d in DETAILS if d.given(text, None if defines else name)]
-    absent = [d for d in DETAILS if not d.given(whole)]
-    b = passage_input(header, text)
-    pairs = []
-    if given:
-        detail = rng.choice(given)
-        pairs.append(dict(a=question_input(rng.choice(detail.questions).format(x=name)), b=b, label=1, kind="detail"))
-    if absent and (given or rng.random() < ABSENT_ONLY_SHARE):
-        detail = rng.choice(absent)
-        pairs.append(dict(a=question_input(rng.choice(detail.questions).format(x=name)), b=b, label=0,
-                          kind="detail_absent"))
-    return pairs

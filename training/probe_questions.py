@@ -20,7 +20,8 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from training.build_pairs import (
+from training.details import DETAILS, subjects
+from training.questions import (
     HERE,
     SEED,
     TERM_QUESTIONS,
@@ -32,7 +33,6 @@ from training.build_pairs import (
     package_of,
     passages_of,
 )
-from training.details import DETAILS, subjects
 
 OUT = HERE / "data" / "probe_questions.jsonl"
 TERMS_PER_DOCUMENT = 10

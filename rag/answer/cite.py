@@ -52,7 +52,6 @@ class Claim:
     cited: tuple[int, ...]  # passage numbers the claim is attributed to after verification
     support: float  # best support score of the passages it was checked against, 0..1
     supported: bool
-    judged: float | None = None  # the trained judge's P(its passages support it), where the judge ran
 
 
 def split_markers(text: str, count: int) -> tuple[str, list[tuple[str, tuple[int, ...]]]]:

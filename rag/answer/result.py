@@ -11,23 +11,42 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rag.answer.cite import Citation, Claim
-from rag.answer.judge import Judgement
 from rag.errors import BadInputError
 from rag.generate.backend import Generation
 from rag.search.evidence import Evidence
 
 REFUSAL = "The documents don't say. The closest passages found are listed below."
-# the sufficiency probe passed (the passages seem to hold the answer) but the correctness probe doubts the draft
-UNCONFIRMED = "The passages below may answer it; the model's answer could not be confirmed."
+# the passages seem to hold the answer but the draft could not be confirmed from them
+UNCONFIRMED = "Not confirmed: the model's answer could not be checked against the passages. Check the passages below."
 MAX_QUESTION_CHARS = 2000
 EMPTY_QUESTION = "The question is empty; type a question about your documents"
 
 
 @dataclass(frozen=True)
 class Found:
-    """The first event of an answer: the passages found, before the model writes anything."""
+    """The passages the model reads, before it writes anything: the first look, then (when read) the second."""
     evidence: list[Evidence]
     standalone_question: str
+    look: int = 1
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the user was shown and why, in one record (rag/answer/decide.py)."""
+    verdict: str  # "answered", "unconfirmed" or "refused"
+    rung: str  # what decided: "evidence", "sufficiency", "rule", "confirmation" or "answered"
+    why: str  # in words, "" when answered
+    looks: int  # how many looks the model read (the second adds the next-best passages)
+    readings: list  # the sufficiency probe's score on each look read (None without states)
+    signals: dict  # what the confirmation read about the draft
+    thresholds: dict  # the decision file's thresholds
+    fallback: str = ""  # why the rules decided alone ("" when the decision file decided)
+
+    def public(self) -> dict:
+        rounded = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.signals.items()}
+        return {"verdict": self.verdict, "rung": self.rung, "why": self.why, "looks": self.looks,
+                "readings": [None if r is None else round(r, 4) for r in self.readings], "signals": rounded,
+                "thresholds": self.thresholds, "fallback": self.fallback}
 
 
 @dataclass
@@ -46,7 +65,12 @@ class Answer:
     refusal_reason: str | None = None
     draft: str = ""  # what the model wrote, kept when the engine withholds it
     rewrite: str = ""  # why the question was or was not rewritten (rag.generate.followup.Standalone.reason)
-    judge: Judgement | None = None
+    decision: Decision | None = None
+    looks: int = 1  # how many looks the model read
+    readings: list = field(default_factory=list)  # the sufficiency probe's score on each look
+    signals: dict = field(default_factory=dict)  # what the decision read about the draft
+    notes: list[str] = field(default_factory=list)  # what was changed in the draft ("dropped 1 repeated sentence")
+    evidence_order: str = "trained ranker"  # what ordered the passages (or why the hand-set weights did)
     rewrite_s: float = 0.0  # making a follow-up standalone (0 when it stands alone)
     evidence_s: float | None = None  # when the passages were found (the evidence panel can show them)
     judge_s: float = 0.0
@@ -60,15 +84,13 @@ class Answer:
             "answer": self.answer, "refused": self.refused, "citations": [c.public() for c in self.citations],
             "retrieved": list(dict.fromkeys(e.source for e in self.evidence)),
             "standalone_question": self.standalone_question, "rewrite": self.rewrite, "grounding": round(self.grounding, 3),
-            "judge": self.judge.public() if self.judge else None, "prompt_tokens": self.prompt_tokens,
+            "decision": self.decision.public() if self.decision else None, "prompt_tokens": self.prompt_tokens,
             "rewrite_s": round(self.rewrite_s, 3), "evidence_s": None if self.evidence_s is None else round(self.evidence_s, 3),
             "ttft_s": None if self.ttft_s is None else round(self.ttft_s, 3), "judge_s": round(self.judge_s, 3),
             "total_s": round(self.total_s, 3), "generated_tokens": self.generated_tokens,
-            "new_prompt_tokens": self.new_prompt_tokens,
-            "passages": [{"source": e.source, "start": e.start, "end": e.end, "score": e.score,
-                          "answer_score": e.answer_score} for e in self.evidence],
-            "claims": [{"sentence": c.sentence, "cited": list(c.cited), "supported": c.supported, "judged": c.judged}
-                       for c in self.claims],
+            "new_prompt_tokens": self.new_prompt_tokens, "evidence_order": self.evidence_order,
+            "passages": [{"source": e.source, "start": e.start, "end": e.end, "score": e.score} for e in self.evidence],
+            "claims": [{"sentence": c.sentence, "cited": list(c.cited), "supported": c.supported} for c in self.claims],
         }
 
 

@@ -1,5 +1,5 @@
-"""What every generator backend offers: streamed text, token counts, log-probabilities and yes/no probabilities where
-it has them. The backends: rag/generate/llama_backend.py (a bundled GGUF in-process) and rag/generate/server.py (an
+"""What every generator backend offers: streamed text, token counts, and log-probabilities and hidden states where it
+has them. The backends: rag/generate/llama_backend.py (a bundled GGUF in-process) and rag/generate/server.py (an
 OpenAI-compatible server); rag/generate/load.py picks one from the Settings.
 
 Example: info = Generation(); "".join(backend.stream([{"role": "user", "content": "Say hi"}], 8, info)) -> "Hi!"
@@ -47,4 +47,3 @@ class LLMBackend(Protocol):
     def stream(self, messages: list[dict], max_tokens: int, info: Generation | None = None,
                gate: Gate | None = None) -> Iterator[str]: ...
 
-    def yes_probability(self, messages: list[dict], reply: str | None = None) -> float | None: ...

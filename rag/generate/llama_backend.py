@@ -1,9 +1,8 @@
 """A bundled GGUF run in-process by llama.cpp, with greedy decoding written here so that each token's log-probability
-and a yes/no probe on the answer prompt's own prefix come at no extra prompt cost.
+and the hidden states the decision reads come at no extra prompt cost.
 
 Example: backend = LlamaCppBackend(path, "default", n_ctx=4096, n_threads=2)
          info = Generation(); "".join(backend.stream(messages, 64, info)) -> "Vienna [1]."; info.logprobs -> [-0.01, ...]
-         backend.yes_probability(messages_with_a_yes_no_question) -> 0.93   (only the new suffix is evaluated)
          backend.watch((17,)); info = Generation(capture=True); "".join(backend.stream(messages, 64, info))
            -> info.states: layer 17 at the prompt's last token; info.token_states: one per generated token
 Written on llama-cpp-python directly rather than llama-index's LlamaCPP wrapper: we need the model's own tokenizer
@@ -27,7 +26,43 @@ from rag.generate.capture import Capture, CaptureUnavailable
 # The bundled models are Qwen2.5 (ChatML). Markers are tokenized as special tokens, message text never is: a
 # document containing "<|im_end|>" stays text and cannot end the passages early.
 _OPEN, _CLOSE = "<|im_start|>", "<|im_end|>"
-YES_WORDS, NO_WORDS = ("yes", "Yes", " yes", " Yes", "YES"), ("no", "No", " no", " No", "NO")
+
+
+class ChatTokens:
+    """The ChatML tokens of chat messages by a bundled model's own tokenizer: a loaded model's, or (of_file) its
+    vocabulary alone, for counting a prompt without loading the weights.
+
+    Example: ChatTokens.of_file(path).count([{"role": "user", "content": "Hi"}]) -> 9"""
+
+    def __init__(self, llm):
+        self.llm = llm
+
+    @classmethod
+    def of_file(cls, model_path: str) -> ChatTokens:
+        from llama_cpp import Llama
+
+        try:
+            return cls(Llama(model_path=model_path, vocab_only=True, verbose=False))
+        except (ValueError, RuntimeError) as exc:
+            raise BackendUnavailableError(f"Cannot read the tokenizer of {model_path} ({exc}); run `python -m rag "
+                                          "models`") from None
+
+    def special(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def text(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def prompt(self, messages: list[dict]) -> list[int]:
+        """The messages' tokens, ending with an open assistant turn."""
+        tokens: list[int] = []
+        for message in messages:
+            tokens += self.special(f"{_OPEN}{message['role']}\n") + self.text(message["content"])
+            tokens += self.special(f"{_CLOSE}\n")
+        return tokens + self.special(f"{_OPEN}assistant\n")
+
+    def count(self, messages: list[dict]) -> int:
+        return len(self.prompt(messages))
 
 
 class LlamaCppBackend:
@@ -39,7 +74,7 @@ class LlamaCppBackend:
         self.name = name
         self.context_window = n_ctx
         self.small_model = small_model
-        self.logits = "in-process"  # what yes_probability and token log-probabilities come from (Answer.judge)
+        self.logits = "in-process"  # where token log-probabilities come from
         self.model_sha256 = model_sha256
         self.capture: Capture | None = None
         self.states_unavailable = "no capture was asked for"
@@ -55,9 +90,8 @@ class LlamaCppBackend:
         except (ValueError, RuntimeError) as exc:
             raise BackendUnavailableError(f"Cannot load model {model_path} ({exc}); run `python -m rag models`") from None
         self._lock = threading.Lock()  # one evaluation at a time: the KV cache is shared state
-        self._stops = {self.llm.token_eos(), *self._special(_CLOSE)}
-        self._yes = self._first_tokens(YES_WORDS)
-        self._no = self._first_tokens(NO_WORDS)
+        self.tokens = ChatTokens(self.llm)
+        self._stops = {self.llm.token_eos(), *self.tokens.special(_CLOSE)}
 
     def watch(self, layers: tuple[int, ...]) -> None:
         """Keep these layers' states when a Generation asks for them (capture=True); () keeps none."""
@@ -66,26 +100,11 @@ class LlamaCppBackend:
         with self._lock:
             self.capture.configure(tuple(layers), self.llm.n_embd())
 
-    def _special(self, text: str) -> list[int]:
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-
-    def _text(self, text: str) -> list[int]:
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
-
-    def _first_tokens(self, words: tuple[str, ...]) -> list[int]:
-        return sorted({self._text(word)[0] for word in words})
-
-    def prompt_tokens(self, messages: list[dict], reply: str | None = None) -> list[int]:
-        """The ChatML tokens of messages, ending with an open assistant turn (holding `reply` when given)."""
-        tokens: list[int] = []
-        for message in messages:
-            tokens += self._special(f"{_OPEN}{message['role']}\n") + self._text(message["content"])
-            tokens += self._special(f"{_CLOSE}\n")
-        tokens += self._special(f"{_OPEN}assistant\n")
-        return tokens + (self._text(reply) if reply else [])
+    def prompt_tokens(self, messages: list[dict]) -> list[int]:
+        return self.tokens.prompt(messages)
 
     def count_tokens(self, messages: list[dict]) -> int:
-        return len(self.prompt_tokens(messages))
+        return len(self.tokens.prompt(messages))
 
     def _evaluate(self, tokens: list[int], info: Generation | None = None) -> np.ndarray:
         """Bring the context to exactly `tokens`, evaluating only what differs from what it holds; return the logits
@@ -150,15 +169,6 @@ class LlamaCppBackend:
             if capturing:
                 info.token_states.append(self.capture.read())
         info.finish = "length"
-
-    def yes_probability(self, messages: list[dict], reply: str | None = None) -> float | None:
-        """P(yes) / (P(yes) + P(no)) for the model's first word after messages (+ the start of its reply); the
-        question asking for yes or no is the caller's. Shares the KV cache of any prefix evaluated before."""
-        with self._lock:
-            logits = self._evaluate(self.prompt_tokens(messages, reply))
-        probabilities = np.exp(logits - _logsumexp(logits))
-        yes, no = float(probabilities[self._yes].sum()), float(probabilities[self._no].sum())
-        return yes / (yes + no) if yes + no > 0 else None
 
 
 def _logsumexp(logits: np.ndarray) -> float:

@@ -31,10 +31,6 @@ ANSWER_USER = "Question: {question}\n\n{passages}\n\nAnswer the question: {quest
 HEADER = "({header})"
 PASSAGE = "[{number}] {text}"
 
-# The judge's questions, asked on the answer prompt's own prefix (rag/answer/judge.py): only these tokens are new.
-SUFFICIENCY_PROBE = "\n\nDo the passages above answer this question? Reply yes or no."
-ANSWER_PROBE = "Does your answer answer the question with facts from the passages? Reply yes or no."
-
 # Worked examples on made-up topics (none from the eval sets): without them the 1.5B model returned elliptical
 # follow-ups ("And in 2024?", "... two days later?") unchanged.
 REWRITE_SYSTEM = (
@@ -74,17 +70,6 @@ def answer_messages(question: str, passages: list[Passage], small_model: bool = 
     """Chat messages asking for a cited answer from the numbered passages."""
     return [{"role": "system", "content": SMALL_MODEL_SYSTEM if small_model else ANSWER_SYSTEM},
             {"role": "user", "content": ANSWER_USER.format(passages=passages_block(passages), question=question)}]
-
-
-def sufficiency_messages(answer_prompt: list[dict]) -> list[dict]:
-    """The answer prompt with the judge's yes/no question after the question: it shares all but its last tokens."""
-    *head, last = answer_prompt
-    return [*head, {"role": last["role"], "content": last["content"] + SUFFICIENCY_PROBE}]
-
-
-def answer_check_messages(answer_prompt: list[dict], draft: str) -> list[dict]:
-    """The answer prompt, the draft as the model's reply, then the judge's yes/no question about it."""
-    return [*answer_prompt, {"role": "assistant", "content": draft}, {"role": "user", "content": ANSWER_PROBE}]
 
 
 def rewrite_messages(question: str, history: list[dict]) -> list[dict]:

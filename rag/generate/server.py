@@ -2,14 +2,13 @@
 
 Example: backend = OpenAIServerBackend("http://127.0.0.1:8080", "local", n_ctx=4096)
          "".join(backend.stream([{"role": "user", "content": "Say hi"}], max_tokens=8)) -> "Hi!"
-Reports each token's log-probability and a yes/no probability where the server gives them, counts prompt tokens
+Reports each token's log-probability where the server gives it, counts prompt tokens
 (over-estimating: the server's tokenizer is not at hand) and raises BackendUnavailableError (one clear line) instead of
 library exceptions.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
@@ -63,9 +62,7 @@ class OpenAIServerBackend:
                                           f"the URL (it should end in /v1), or use RAG_MODEL=default") from None
 
     def count_tokens(self, messages: list[dict]) -> int:
-        # The server's tokenizer is not at hand; 3 characters a token over-counts English for every common
-        # tokenizer, so the guard errs on the side of a shorter prompt.
-        return sum(len(m["content"]) // 3 + _PER_MESSAGE_TOKENS for m in messages) + 3
+        return estimate_tokens(messages)
 
     def _chat(self, messages: list[dict]):
         from llama_index.core.llms import ChatMessage
@@ -103,26 +100,11 @@ class OpenAIServerBackend:
         if self.logits != "none" and not info.logprobs:  # asked for, none came (llama-cpp-python's server)
             self.logits = "none"
 
-    def yes_probability(self, messages: list[dict], reply: str | None = None) -> float | None:
-        """From the server's top log-probabilities of a one-token reply; None when it gives none (then the judge
-        uses only the checks that need no logits, and says so)."""
-        if self.logits == "none":
-            return None
-        chat = self._chat(messages + ([{"role": "assistant", "content": reply}] if reply else []))
-        try:
-            response = self.llm.chat(chat, max_tokens=1, logprobs=True, top_logprobs=5)
-        except Exception as exc:
-            if getattr(exc, "status_code", 500) < 500:  # the server refuses log-probabilities: a client error
-                self.logits = "none"
-                return None
-            raise self._failed(exc) from None
-        top = (response.logprobs or [[]])[0]
-        if not top:
-            self.logits = "none"
-            return None
-        yes = sum(math.exp(p.logprob) for p in top if p.token.strip().lower() == "yes")
-        no = sum(math.exp(p.logprob) for p in top if p.token.strip().lower() == "no")
-        return yes / (yes + no) if yes + no > 0 else None
+
+def estimate_tokens(messages: list[dict]) -> int:
+    """A prompt's tokens where the server's tokenizer is not at hand: 3 characters a token over-counts English for
+    every common tokenizer, so the context guard errs on the side of a shorter prompt."""
+    return sum(len(m["content"]) // 3 + _PER_MESSAGE_TOKENS for m in messages) + 3
 
 
 def _chunk_logprobs(raw) -> list[float]:

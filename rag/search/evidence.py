@@ -10,7 +10,6 @@ best first; text == document_text[start:end] exactly; parts are the units inside
 
 from __future__ import annotations
 
-import math
 import re
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,11 +17,10 @@ from dataclasses import dataclass, field
 
 from rag.read.chunking import embedding_text, sentence_spans
 from rag.read.outline import Outline
-from rag.text import content_words, cosine, looks_like_instruction
+from rag.search.features import unit_features
+from rag.search.ranker import relevance
+from rag.text import content_words, looks_like_instruction
 
-# Weights of meaning, shared rare words (names and numbers the small embedder blurs) and the chunk's fused rank,
-# chosen by a sweep on the eval set (docs/decisions.md, "Evidence ranking weights").
-W_DENSE, W_LEXICAL, W_CHUNK = 0.4, 0.4, 0.2
 MIN_SENTENCE_CHARS = 12  # shorter "sentences" are bylines, bullets and stray captions
 WINDOWS = ("unit", "next", "around")  # a unit alone, with the unit after it, or with one on each side
 NEAR_DUPLICATE = 0.8  # share of content words in common above which a second passage says nothing new
@@ -45,25 +43,31 @@ class Evidence:
     section: str = ""
     date: str = ""
     parts: tuple[tuple[int, int], ...] = field(default=(), compare=False)  # the units inside, absolute offsets
-    answer_score: float | None = field(default=None, compare=False)  # the trained judge's P(it answers), if asked
+    rank: float | None = field(default=None, compare=False)  # the ranker's P(it holds the answer): the order
 
     def header(self) -> str:
         """Where the passage comes from, as the model and the evidence panel show it: "Guide > Ports, 2024-04-25"
-        (the title and the nearest two headings, each cut to HEADER_CHARS: every character is a prompt token's
-        share). A heading whose words the title or the other heading already says is left out ("4.4.1 Main
-        configuration variables" under the title "Main configuration variables (tinc Manual)")."""
-        parts = [p for p in (self.title, *self.section.split(" > ")[-2:]) if p]
-        words = [set(_WORD.findall(p.casefold())) - _NUMBERING for p in parts]
-        kept = [p for i, p in enumerate(parts)
-                if not (i and any(j != i and words[i] <= words[j] and (words[i] != words[j] or j < i)
-                                  for j in range(len(parts))))]
-        place = " > ".join(_cut(p, HEADER_CHARS) for p in kept)
-        return ", ".join(p for p in (place, self.date) if p)
+        (place() and the date)."""
+        return ", ".join(p for p in (place(self.title, self.section), self.date) if p)
 
     def public(self) -> dict:
         """The fields a user or a JSON consumer sees."""
         return {"source": self.source, "text": self.text, "start": self.start, "end": self.end, "score": self.score,
-                "answer_score": self.answer_score, "title": self.title, "section": self.section, "date": self.date}
+                "rank": self.rank, "title": self.title, "section": self.section, "date": self.date}
+
+
+def place(title: str, section: str) -> str:
+    """The title and the nearest two headings, each cut to HEADER_CHARS (every character is a prompt token's share);
+    a heading whose words the title or the other heading already says is left out.
+
+    Example: place("Main configuration variables (tinc Manual)", "4 Configuration > 4.4.1 Main configuration
+             variables") -> "Main configuration variables (tinc Manual) > 4 Configuration" """
+    parts = [p for p in (title, *section.split(" > ")[-2:]) if p]
+    words = [set(_WORD.findall(p.casefold())) - _NUMBERING for p in parts]
+    kept = [p for i, p in enumerate(parts)
+            if not (i and any(j != i and words[i] <= words[j] and (words[i] != words[j] or j < i)
+                              for j in range(len(parts))))]
+    return " > ".join(_cut(p, HEADER_CHARS) for p in kept)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -86,6 +90,11 @@ class _Candidate:
     section: str
     date: str
     document: str | None  # the whole text the offsets index, when known
+    kind: str = "paragraph"  # the block's kind: paragraph, item, row or code
+
+    @property
+    def place(self) -> str:
+        return place(self.title, self.section)
 
 
 def _from_outline(chunk, meta: dict, document: str, shape: Outline, score: float) -> list[_Candidate]:
@@ -99,7 +108,8 @@ def _from_outline(chunk, meta: dict, document: str, shape: Outline, score: float
         found.append(_Candidate(meta["source"], meta.get("file_hash", ""), unit.start, unit.end,
                                 document[unit.start:unit.end], score,
                                 (before and (before.start, before.end), after and (after.start, after.end)),
-                                shape.title, shape.sections[unit.block], shape.date, document))
+                                shape.title, shape.sections[unit.block], shape.date, document,
+                                shape.kinds[unit.block]))
     return found
 
 
@@ -159,30 +169,22 @@ def _window(item: _Candidate, window: str) -> tuple[int, int, tuple[tuple[int, i
 
 
 def select_evidence(question: str, chunks: list, vectors: SentenceVectors, k: int, documents: Documents | None = None,
-                    window: str = "next", budget_chars: int | None = None) -> list[Evidence]:
+                    window: str = "next", budget_chars: int | None = None, ranker=None) -> list[Evidence]:
     """Rank the units of `chunks` (retrieved NodeWithScore, best first) against the question and keep the best k
     (or as many as budget_chars of passage text allows), each widened to its window; a window overlapping one
-    already kept, or saying nearly the same thing, is skipped."""
+    already kept, or saying nearly the same thing, is skipped. ranker (rag.search.ranker.Ranker) orders the units;
+    without one, their hand-set relevance does. Each passage's score is its unit's relevance (what the gate reads)."""
     found = candidates(chunks, documents)
     if not found:
         return []
-    query_vector = vectors.embedder.get_query_embedding(question)
-    unit_vectors = vectors.vectors([item.text for item in found])
-    asked = content_words(question)
-    words_of = [content_words(item.text) for item in found]
-    # idf over the candidate units: a question word found in every unit says little
-    df = {w: sum(w in words for words in words_of) for w in asked}
-    idf = {w: math.log(1 + len(found) / (1 + df[w])) for w in asked}
-    total_idf = sum(idf.values()) or 1.0
-    scored = []
-    for item, vector, words in zip(found, unit_vectors, words_of):
-        lexical = sum(idf[w] for w in words & asked) / total_idf
-        scored.append((W_DENSE * cosine(query_vector, vector) + W_LEXICAL * lexical + W_CHUNK * item.chunk_score, item))
-    scored.sort(key=lambda pair: pair[0], reverse=True)
+    features = unit_features(question, found, vectors)
+    scores = relevance(features)
+    order = ranker.order(features) if ranker is not None else scores
+    scored = sorted(zip(order, scores, found), key=lambda row: row[0], reverse=True)
     kept: list[Evidence] = []
     kept_words: list[set[str]] = []
     used = 0
-    for score, item in scored:
+    for rank, score, item in scored:
         start, end, parts = _window(item, window) if item.document is not None else (item.start, item.end, ())
         text = item.document[start:end] if item.document is not None else item.text
         if any(e.source == item.source and e.start < end and start < e.end for e in kept):
@@ -192,8 +194,8 @@ def select_evidence(question: str, chunks: list, vectors: SentenceVectors, k: in
             continue
         if budget_chars is not None and kept and used + len(text) > budget_chars:
             continue  # a shorter one further down may still fit
-        kept.append(Evidence(item.source, text, start, end, round(score, 4), item.file_hash, item.title, item.section,
-                             item.date, parts or ((start, end),)))
+        kept.append(Evidence(item.source, text, start, end, round(float(score), 4), item.file_hash, item.title, item.section,
+                             item.date, parts or ((start, end),), round(float(rank), 4)))
         kept_words.append(words)
         used += len(text)
         if len(kept) >= k:

@@ -98,9 +98,10 @@ class Conversation:
                 for event in engine.stream(question, self.history(), evidence_k):
                     if isinstance(event, Answer):
                         turn.answer = event
-                    elif isinstance(event, Found):  # the passages, before the model's first token
+                    elif isinstance(event, Found):  # the passages, before the model's first token (again on a 2nd look)
                         turn.panel = render.found_panel(event, question, number, lambda item: _document(engine, item))
-                        turn.message = render.notice_message("Passages found; writing the answer…", "waiting")
+                        turn.message = render.notice_message("Reading more passages…" if event.look > 1 else
+                                                             "Passages found; writing the answer…", "waiting")
                         yield
                     else:
                         draft.append(event)

@@ -3,7 +3,8 @@
 Example: highlight("Blinken met Xi. Then <b>lunch</b>.", [(0, 15, "1")])
   -> '<mark data-mark="1">Blinken met Xi.</mark> Then &lt;b&gt;lunch&lt;/b&gt;.'
 Every piece of document, question and answer text passes through html.escape here, so markup inside a document
-shows as text and never runs; only the tags written in this module reach the page.
+shows as text and never runs; only the tags written in this module (and rag/ui/decision_words.py, the
+verdict and how it was decided) reach the page.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from html import escape
 
 from rag.answer.result import UNCONFIRMED, Answer, Found
 from rag.search.evidence import Evidence
+from rag.ui.decision_words import decision_details, plain_why, verdict_badge, verdict_of
 
 CONTEXT_CHARS = 300  # text shown around a quote in the sources panel
 DOC_VIEW_CHARS = 60_000  # a longer document is shown as a window around its quotes
@@ -70,31 +72,6 @@ def _cite(turn: int, label: str, text: str) -> str:
     return f'<a class="cite" href="#cite-{turn}-{escape(label)}" title="show the quote">{escape(text)}</a>'
 
 
-def grounding_badge(answer: Answer) -> str:
-    if answer.refused:
-        return '<span class="badge refused">Not answered from the documents</span>' + probes_badge(answer)
-    supported = sum(claim.supported for claim in answer.claims)
-    level = "ok" if supported == len(answer.claims) else "partial"
-    return f'<span class="badge {level}">{supported}/{len(answer.claims)} sentences supported</span>' + probes_badge(answer)
-
-
-PROBE_WORDS = {"sufficiency": "passages hold the answer", "correctness": "answer confirmed"}
-
-
-def probes_badge(answer: Answer) -> str:
-    """The probes on the model's own states: each score against its threshold, and what decided (empty when they
-    did not run: the rules decided, and the record says why)."""
-    probes = answer.judge.probes if answer.judge else {}
-    shown = [(name, probes[name]) for name in PROBE_WORDS if isinstance(probes.get(name), dict)]
-    parts = [f"{PROBE_WORDS[name]} {entry['score']:.2f} ({'≥' if entry['score'] >= entry['threshold'] else '<'} "
-             f"{entry['threshold']:.2f})" for name, entry in shown if entry.get("score") is not None]
-    if not parts:
-        return ""
-    title = ("The model's own hidden states, read by probes trained here: do the passages hold the answer, and is "
-             f"this answer right. Decided by: {probes.get('decided_by', 'the rules')}.")
-    return f'<span class="badge probes" title="{escape(title)}">{escape(" · ".join(parts))}</span>'
-
-
 def understood_html(question: str, answer: Answer) -> str:
     if answer.standalone_question.strip() == question.strip():
         return ""
@@ -106,14 +83,14 @@ def answer_message(answer: Answer, question: str, turn: int) -> str:
     closest passages found."""
     head = understood_html(question, answer)
     if answer.refused:
+        verdict = verdict_of(answer)
         closest = "".join(f"<li>{_cite(turn, f'p{n}', item.source)}: “{escape(item.text)}”</li>"
                           for n, item in enumerate(answer.evidence[:CLOSEST_SHOWN], 1))
-        listed = f'<div class="closest-title">Closest passages found:</div><ol class="closest">{closest}</ol>'
-        why = (f'<div class="withheld">The answer the model wrote was withheld: {escape(answer.refusal_reason)}.</div>'
-               if answer.draft and answer.refusal_reason else "")
-        lead = escape(UNCONFIRMED) if answer.answer == UNCONFIRMED else "The documents don't say."
-        return (f'{head}<div class="refusal"><strong>{lead}</strong> '
-                f'{grounding_badge(answer)}{why}{listed if closest else ""}</div>')
+        listed = f'<div class="closest-title">{_closest_title(answer)}:</div><ol class="closest">{closest}</ol>'
+        why = (f'<div class="withheld">The answer the model wrote was withheld: {escape(plain_why(answer))}.</div>'
+               if _draft_shown(answer) and plain_why(answer) else "")
+        lead = escape(UNCONFIRMED) if verdict == "unconfirmed" else "The documents don't say."
+        return f'{head}<div class="refusal {verdict}"><strong>{lead}</strong>{why}{listed if closest else ""}</div>'
     cited = {citation.number for citation in answer.citations}
     sentences = []
     for claim in answer.claims:
@@ -124,17 +101,19 @@ def answer_message(answer: Answer, question: str, turn: int) -> str:
             sentences.append(f'<span class="unsupported" title="no quote supports this sentence">'
                              f'{escape(claim.sentence)}</span>')
     text = " ".join(sentences) or escape(answer.answer)
-    return f'{head}<div class="answer-text">{text}</div><div class="answer-foot">{grounding_badge(answer)}</div>'
+    return f'{head}<div class="answer-text">{text}</div><div class="answer-foot">{verdict_badge(answer)}</div>'
 
 
 def evidence_panel(answer: Answer, question: str, turn: int, read: Callable[[Evidence], str | None]) -> str:
-    """The evidence panel for one answer: grounding, the quotes in context, and the documents to jump into.
+    """The evidence panel for one answer: the verdict (and how it was decided), the quotes in context, and the
+    documents to jump into.
     `read(evidence)` gives the document text the evidence offsets index (None when it is gone)."""
     if answer.refused:
-        items = [(f"p{n}", item) for n, item in enumerate(answer.evidence[:CLOSEST_SHOWN], 1)]
-        title = "Closest passages found"
-        reason = f'<p class="reason">Why: {escape(answer.refusal_reason or "no supported answer")}</p>'
-        if answer.draft.strip():
+        shown = answer.evidence if verdict_of(answer) == "unconfirmed" else answer.evidence[:CLOSEST_SHOWN]
+        items = [(f"p{n}", item) for n, item in enumerate(shown, 1)]
+        title = _closest_title(answer)
+        reason = f'<p class="reason">Why: {escape(plain_why(answer) or "no supported answer")}</p>'
+        if _draft_shown(answer):
             reason += (f'<details class="draft"><summary>What the model wrote (withheld)</summary>'
                        f"{escape(answer.draft)}</details>")
     else:
@@ -158,39 +137,38 @@ def evidence_panel(answer: Answer, question: str, turn: int, read: Callable[[Evi
     timing = f"evidence passages: {len(answer.evidence)} · total {answer.total_s:.1f} s"
     if answer.ttft_s is not None:
         timing = f"first token {answer.ttft_s:.1f} s · " + timing
-    if answer.judge and answer.judge.answers_question is not None:
-        timing += f" · judge: answers the question {answer.judge.answers_question:.2f} ({answer.judge.source})"
-    return (f'<div class="panel-head">Answer {turn + 1} {grounding_badge(answer)}</div>'
+    return (f'<div class="panel-head">Answer {turn + 1} {verdict_badge(answer)}</div>'
             f'<div class="panel-question">Q: {escape(question)}</div>{understood_html(question, answer)}{reason}'
-            f'<h4>{title}</h4><ol class="sources">{listed}</ol>{flagged}{claims_html(answer)}'
+            f'{decision_details(answer)}<h4>{title}</h4><ol class="sources">{listed}</ol>{flagged}'
             f'<div class="doc-views">{"".join(views)}</div><p class="timing">{timing}</p>')
 
 
+def _closest_title(answer: Answer) -> str:
+    return "Passages to check" if verdict_of(answer) == "unconfirmed" else "Closest passages found"
+
+
+def _draft_shown(answer: Answer) -> bool:
+    """The withheld draft is offered where the model wrote one that the checks did not let through."""
+    decision = answer.decision
+    return bool(answer.draft.strip()) and (decision is None or decision.verdict == "unconfirmed" or decision.rung == "rule")
+
+
 def _where(item: Evidence) -> str:
-    score = (f' <span class="judge-score" title="the trained judge: how likely this passage answers the question">'
-             f'answers: {item.answer_score:.2f}</span>') if item.answer_score is not None else ""
-    return f'<div class="where">{escape(item.header())}{score}</div>' if item.header() or score else ""
-
-
-def claims_html(answer: Answer) -> str:
-    """Each answer sentence with the trained judge's score for its support (empty when the judge did not run)."""
-    judged = [claim for claim in answer.claims if claim.judged is not None]
-    if not judged:
-        return ""
-    rows = "".join(f'<li class="{"supported" if c.supported else "unsupported"}">{escape(c.sentence)} '
-                   f'<span class="judge-score">supported: {c.judged:.2f}</span></li>' for c in judged)
-    return f'<h4>Sentences checked by the judge</h4><ul class="claims">{rows}</ul>'
+    return f'<div class="where">{escape(item.header())}</div>' if item.header() else ""
 
 
 def found_panel(found: Found, question: str, turn: int, read: Callable[[Evidence], str | None]) -> str:
-    """The passages found for a question, shown as soon as retrieval is done, while the model writes."""
+    """The passages the model reads, shown as soon as they are found, while it writes; a second look replaces them
+    with all it reads now (the first passages and the next-best ones)."""
     if not found.evidence:
         return f'<div class="panel-head">Answer {turn + 1}</div><p class="empty">No passages found.</p>'
     documents = {item.file_hash: read(item) for item in found.evidence}
     listed = "".join(f'<li>[{n}] {escape(item.source)}{_where(item)}<div class="passage">'
                      f'{passage_html(documents[item.file_hash], item)}</div></li>' for n, item in enumerate(found.evidence, 1))
-    return (f'<div class="panel-head">Answer {turn + 1} <span class="badge waiting">writing…</span></div>'
-            f'<div class="panel-question">Q: {escape(question)}</div><h4>Passages found</h4>'
+    badge, title = (("reading more passages…", "Passages found, with the next-best ones added") if found.look > 1
+                    else ("writing…", "Passages found"))
+    return (f'<div class="panel-head">Answer {turn + 1} <span class="badge waiting">{badge}</span></div>'
+            f'<div class="panel-question">Q: {escape(question)}</div><h4>{title}</h4>'
             f'<ol class="sources">{listed}</ol>')
 
 
