@@ -16,49 +16,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from evals.presence import STAGES, Target, as_pieces, stage_presence
-
-HERE = Path(__file__).resolve().parents[1]
-
-
-def eval_targets(corpus: str, split: str) -> tuple[list[Target], dict]:
-    from evals.__main__ import CORPORA
-    from evals.dataset import gold_spans, load_items, retrieval_query
-
-    chosen = CORPORA[corpus]
-    seeds_dir = chosen.seeds_dir or HERE / "seeds"
-    items = [i for i in load_items(chosen.dataset) if split == "all" or i.split == split]
-    targets = [Target(i.id, retrieval_query(i), tuple(i.answers), tuple(map(tuple, i.key_terms)),
-                      tuple(gold_spans(i, seeds_dir)) if not i.answers else (), i.split) for i in items]
-    return targets, {"seeds_dir": seeds_dir, "index_dir": chosen.index_dir or HERE / "index"}
-
-
-def training_targets() -> tuple[list[Target], dict]:
-    from training.corpus import CORPUS, INDEX
-    from training.probe_questions import OUT
-
-    questions = [json.loads(line) for line in OUT.read_text(encoding="utf-8").splitlines() if line.strip()]
-    targets = [Target(q["id"], q["question"], tuple(q["answers"]), tuple(map(tuple, q.get("key_terms") or ())),
-                      ((q["source"], *q["span"]),) if q.get("span") and not q["answers"] else (), q["package"])
-               for q in questions]
-    return targets, {"seeds_dir": CORPUS, "index_dir": INDEX}
-
-
-def token_counter():
-    """count_tokens(messages) with the default model's tokenizer, as the engine counts a prompt."""
-    from llama_cpp import Llama
-
-    from rag.config import load_settings
-    from rag.generate.models import gguf_path
-
-    settings = load_settings()
-    llm = Llama(model_path=str(gguf_path("default", settings.cache_dir, settings.weights)), vocab_only=True, verbose=False)
-
-    def count(messages: list[dict]) -> int:
-        text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
-        return len(llm.tokenize((text + "<|im_start|>assistant\n").encode(), add_bos=False, special=True))
-
-    return count
+from evals.presence import STAGES, as_pieces, stage_presence
+from rag.config import load_settings
+from rag.generate.load import token_counter
+from training.targets import eval_targets, training_targets
 
 
 def parse_config(text: str) -> dict:
@@ -69,14 +30,12 @@ def parse_config(text: str) -> dict:
     return out
 
 
-def measure(targets: list[Target], where: dict, config: dict, count, embedder=None) -> tuple[list[dict], object]:
+def measure(targets: list, where: dict, config: dict, count, embedder=None) -> tuple[list[dict], object]:
     from rag.answer.looks import fit_looks
-    from rag.config import load_settings
     from rag.pipeline import Pipeline
 
     pool = config.pop("pool", 2)
-    settings = load_settings(seeds_dir=where["seeds_dir"], index_dir=where["index_dir"], judge="rules",
-                             **{k: v for k, v in config.items()})
+    settings = load_settings(seeds_dir=where["seeds_dir"], index_dir=where["index_dir"], **config)
     pipeline = Pipeline(settings, embedder=embedder)
     pipeline.index(progress=False)
     window = settings.n_ctx - settings.max_tokens - 16
@@ -86,7 +45,8 @@ def measure(targets: list[Target], where: dict, config: dict, count, embedder=No
         chunks = pipeline.retriever.retrieve(target.question)
         ranked = pipeline.select(target.question, chunks, k=pool * settings.evidence_k,
                                  budget_chars=pool * 4 * settings.evidence_tokens)
-        looks = fit_looks(target.question, ranked, count, settings.evidence_tokens, window, k=settings.evidence_k)
+        looks = fit_looks(target.question, ranked, count, (settings.evidence_tokens, settings.second_look_tokens),
+                          window, k=settings.evidence_k)
         seconds = time.perf_counter() - began
         chunk_pieces = [(c.node.metadata["source"], int(c.node.metadata["start"]), int(c.node.metadata["end"]),
                          c.node.text) for c in chunks]
@@ -121,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--by-group", action="store_true", help="a line per split or training package")
     parser.add_argument("--out", type=Path, help="write every row as JSON lines here")
     args = parser.parse_args(argv)
-    count = token_counter()
+    count = token_counter(load_settings())
     embedder = None
     out = args.out.open("w") if args.out else None
     for corpus in args.corpus.split(","):

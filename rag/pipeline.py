@@ -10,6 +10,7 @@ import threading
 import time
 from collections import OrderedDict
 from functools import cached_property
+from pathlib import Path
 
 from rag.config import Settings
 from rag.generate.models import load_embedder
@@ -17,7 +18,7 @@ from rag.indexing.ingest import IndexSummary, index_folder
 from rag.indexing.store import ChunkStore
 from rag.read.outline import Outline
 from rag.search.evidence import Evidence, SentenceVectors, select_evidence
-from rag.search.ranker import Ranker, RankerUnavailable
+from rag.search.ranker import RANKER, Ranker, RankerUnavailable
 from rag.search.retrieve import ChunkRetriever
 
 CHARS_PER_TOKEN = 4  # English prose in the Qwen and MiniLM tokenizers: a little over 4; a first cut only
@@ -28,7 +29,7 @@ DOCUMENTS_CACHED = 64  # texts and outlines kept in memory: the documents recent
 class Pipeline:
     """Each part is built on first use unless given: tests and tools pass a loaded embedder or a store to share."""
 
-    def __init__(self, settings: Settings, embedder=None, store: ChunkStore | None = None):
+    def __init__(self, settings: Settings, embedder=None, store: ChunkStore | None = None, ranker_file: Path = RANKER):
         self.settings = settings
         self._embedder = embedder
         self._store = store
@@ -36,6 +37,7 @@ class Pipeline:
         self._lock = threading.Lock()  # Chroma and the embedder are shared by UI threads
         self._seen_version: str | None = None  # the store's version when this process last read or wrote it
         self._documents: OrderedDict[str, tuple[str, Outline] | None] = OrderedDict()
+        self.ranker_file = ranker_file
         self.ranker_note = ""  # why the hand-set weights order the passages ("" when the trained ranker does)
 
     @property
@@ -60,7 +62,7 @@ class Pipeline:
     def ranker(self) -> Ranker | None:
         """The trained unit ranker (rag/search/ranker.json); None, and ranker_note says why, without its file."""
         try:
-            return Ranker.load()
+            return Ranker.load(self.ranker_file)
         except RankerUnavailable as exc:
             self.ranker_note = f"{exc}; the hand-set weights order the passages"
             return None

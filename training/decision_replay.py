@@ -109,7 +109,8 @@ def choose(questions: list[Question], scores: dict) -> Policy:
                 policy = Policy(second, refuse, show)
                 f = figures(questions, [outcome(q, scores, policy) for q in questions])
                 key = (round(f["right_shown"], 4), -round(f["second_look"], 4))
-                feasible = f["wrong_shown"] <= MAX_WRONG and f["unanswerable_refused"] >= MIN_REFUSED and \
+                refused = 1.0 if f["unanswerable_refused"] is None else f["unanswerable_refused"]
+                feasible = f["wrong_shown"] <= MAX_WRONG and refused >= MIN_REFUSED and \
                     (f["pre_precision"] is None or f["pre_precision"] >= MIN_PRECISION)
                 if feasible and (best is None or key > best[0]):
                     best = (key, policy)

@@ -1,5 +1,6 @@
-"""Questions for the judge's training data, drafted by a bundled generator on the training corpus with both round
-trips (retrieval ranks the passage in its top 3; the model's answer from the passage holds the drafted answer).
+"""Questions for the ranker's and the decision's training data, drafted by a bundled generator on the training corpus
+with both round trips (retrieval ranks the passage in its top 3; the model's answer from the passage holds the
+drafted answer).
 
 Example: python -m training.draft --n 400 --model fast
   -> training/data/drafted.jsonl (resumable: the same command after a kill goes on where it stopped)
@@ -13,7 +14,7 @@ from pathlib import Path
 from training.corpus import HERE, training_pipeline
 
 # the fast model kept 3 of 12 what/which drafts and none of 11 how/why ones (they come back without an answer, or
-# with one that is not in the passage): for the judge's pairs, the question kinds that yield
+# with one that is not in the passage): for training questions, the question kinds that yield
 FACTOID_ONLY = ("factoid",)
 
 

@@ -140,8 +140,8 @@ def answer_question(engine, target: Target, meta: dict, log: StateLog, history: 
 
 def work(corpus: str, model: str):
     """(settings, [(target, meta, history, span_text)]) for the corpus."""
-    from bench.presence import eval_targets, training_targets
     from rag.config import load_settings
+    from training.targets import eval_targets, training_targets
 
     if corpus == "training":
         from training.probe_questions import OUT as QUESTIONS

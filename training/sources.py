@@ -1,4 +1,4 @@
-"""Fetch the public Debian 12 documents the evidence-judge model is trained on, and write their manifest.
+"""Fetch the public Debian 12 documents the unit ranker and the decision are trained on, and write their manifest.
 
 Example: python3 -m training.sources --out training/corpus
   -> training/corpus/git-doc/git-stash.html, training/corpus/openssh-client/man/man1/ssh.1.txt, ... (<= 8 files and

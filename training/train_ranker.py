@@ -39,7 +39,7 @@ def positive(target: Target, piece) -> bool:
 def corpora(split: str = "dev") -> list[tuple[str, list[Target], dict]]:
     """(name, targets, where) for the training corpus and both eval sets' split; targets carry their corpus as group
     (a training question's package)."""
-    from bench.presence import eval_targets, training_targets
+    from training.targets import eval_targets, training_targets
 
     found = [("training", *training_targets())]
     for name in ("docs", "seeds"):
@@ -52,8 +52,8 @@ def pipeline_for(where: dict, embedder, **settings):
     from rag.config import load_settings
     from rag.pipeline import Pipeline
 
-    pipeline = Pipeline(load_settings(seeds_dir=where["seeds_dir"], index_dir=where["index_dir"], judge="rules",
-                                      **settings), embedder=embedder)
+    pipeline = Pipeline(load_settings(seeds_dir=where["seeds_dir"], index_dir=where["index_dir"], **settings),
+                        embedder=embedder)
     pipeline.index(progress=False)
     return pipeline
 
@@ -94,7 +94,7 @@ def presence(pipeline, target: Target, ranker, count) -> dict:
     chunks = pipeline.retriever.retrieve(target.question)
     ranked = select_evidence(target.question, chunks, pipeline.sentence_vectors, 2 * settings.evidence_k,
                              pipeline.document, settings.evidence_window, 8 * settings.evidence_tokens, ranker)
-    looks = fit_looks(target.question, ranked, count, settings.evidence_tokens,
+    looks = fit_looks(target.question, ranked, count, (settings.evidence_tokens, settings.second_look_tokens),
                       settings.n_ctx - settings.max_tokens - 16, k=settings.evidence_k)
     chunk_pieces = [(c.node.metadata["source"], 0, 0, c.node.text) for c in chunks]
     return stage_presence(target, chunk_pieces, as_pieces(ranked), [as_pieces(look.passages) for look in looks])
@@ -129,11 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", action="store_true", help="fit on every corpus and write rag/search/ranker.json")
     parser.add_argument("--settings", default="", help="evidence settings, e.g. top_k=10,evidence_window=around")
     args = parser.parse_args(argv)
-    from bench.presence import parse_config, token_counter
+    from bench.presence import parse_config
+    from rag.config import load_settings
+    from rag.generate.load import token_counter
     from rag.search.ranker import RANKER
 
     settings = parse_config(args.settings)
-    count, embedder = token_counter(), None
+    count, embedder = token_counter(load_settings()), None
     data = []  # (corpus, group, target, pipeline, X, y)
     pipelines = {}
     for name, targets, where in corpora():

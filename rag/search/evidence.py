@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rag.read.chunking import embedding_text, sentence_spans
 from rag.read.outline import Outline
@@ -173,7 +173,9 @@ def select_evidence(question: str, chunks: list, vectors: SentenceVectors, k: in
     """Rank the units of `chunks` (retrieved NodeWithScore, best first) against the question and keep the best k
     (or as many as budget_chars of passage text allows), each widened to its window; a window overlapping one
     already kept, or saying nearly the same thing, is skipped. ranker (rag.search.ranker.Ranker) orders the units;
-    without one, their hand-set relevance does. Each passage's score is its unit's relevance (what the gate reads)."""
+    without one, their hand-set relevance does. Each passage's score is its unit's relevance, and the best relevance
+    of any unit is always among them (what the evidence gate reads): on a passage that overlaps that unit, else on the
+    unit's own passage after the others."""
     found = candidates(chunks, documents)
     if not found:
         return []
@@ -200,4 +202,18 @@ def select_evidence(question: str, chunks: list, vectors: SentenceVectors, k: in
         used += len(text)
         if len(kept) >= k:
             break
-    return kept
+    return _with_best(kept, scored, window)
+
+
+def _with_best(kept: list[Evidence], scored: list, window: str) -> list[Evidence]:
+    """kept, with the most relevant unit's score where the gate can read it (see select_evidence)."""
+    rank, score, item = max(scored, key=lambda row: row[1])
+    if not kept or max(e.score for e in kept) >= round(float(score), 4):
+        return kept
+    start, end, parts = _window(item, window) if item.document is not None else (item.start, item.end, ())
+    for n, e in enumerate(kept):
+        if e.source == item.source and e.start < end and start < e.end:
+            return [*kept[:n], replace(e, score=round(float(score), 4)), *kept[n + 1:]]
+    text = item.document[start:end] if item.document is not None else item.text
+    return [*kept, Evidence(item.source, text, start, end, round(float(score), 4), item.file_hash, item.title,
+                            item.section, item.date, parts or ((start, end),), round(float(rank), 4))]
