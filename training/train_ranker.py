@@ -124,11 +124,37 @@ def headline(label: str, table: dict) -> str:
                      for stage, t in ((s, table[s]) for s in ("first_look", "looks")))
 
 
+def report(tables: dict[str, dict], command: str) -> str:
+    """RANKER.md: presence per held-out corpus, hand-set weights against the ranker."""
+    hand, ranker = tables["hand"], tables["ranker"]
+    lines = ["# The unit ranker, validated leave-one-corpus-out", "",
+             f"`{command}` (training/train_ranker.py). Each corpus (a training package, the docs set's dev split, the "
+             "seed set's dev split) is ranked by a ranker fitted on all the others; presence is the gold answer (every "
+             "key term; a term's or FAQ heading's answering span) in the passages the model reads, headers included "
+             "(evals/presence.py).", "",
+             "| held-out corpus | questions | first look, hand-set | first look, ranker | both looks, hand-set | "
+             "both looks, ranker |", "|---|---|---|---|---|---|"]
+    for corpus, shares in hand["corpora"].items():
+        other = ranker["corpora"][corpus]
+        lines.append(f"| {corpus} | {shares['n']} | {shares['first_look']:.3f} | {other['first_look']:.3f} | "
+                     f"{shares['looks']:.3f} | {other['looks']:.3f} |")
+    for label, key in (("mean over corpora", "mean"), ("mean over training packages", "packages")):
+        lines.append(f"| **{label}** | | {hand['first_look'][key]:.3f} | {ranker['first_look'][key]:.3f} | "
+                     f"{hand['looks'][key]:.3f} | {ranker['looks'][key]:.3f} |")
+    worst = {s: {t: tables[t][s]["worst"] for t in tables} for s in ("first_look", "looks")}
+    lines.append(f"| **worst corpus** | | {worst['first_look']['hand'][1]:.3f} ({worst['first_look']['hand'][0]}) | "
+                 f"{worst['first_look']['ranker'][1]:.3f} ({worst['first_look']['ranker'][0]}) | "
+                 f"{worst['looks']['hand'][1]:.3f} ({worst['looks']['hand'][0]}) | "
+                 f"{worst['looks']['ranker'][1]:.3f} ({worst['looks']['ranker'][0]}) |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.train_ranker", description=__doc__.splitlines()[0])
     parser.add_argument("--save", action="store_true", help="fit on every corpus and write rag/search/ranker.json")
     parser.add_argument("--settings", default="", help="evidence settings, e.g. top_k=10,evidence_window=around")
     args = parser.parse_args(argv)
+    argv = argv if argv is not None else __import__("sys").argv[1:]
     from bench.presence import parse_config
     from rag.config import load_settings
     from rag.generate.load import token_counter
@@ -157,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
                                  **presence(pipelines[name], target, used, count)})
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "loco.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    for label in ("hand", "ranker"):
-        print(headline(label, summary([r for r in rows if r["ranker"] == label])), flush=True)
+    tables = {label: summary([r for r in rows if r["ranker"] == label]) for label in ("hand", "ranker")}
+    for label, table in tables.items():
+        print(headline(label, table), flush=True)
+    REPORT.write_text(report(tables, "python -m training.train_ranker " + " ".join(argv or [])), encoding="utf-8")
     if args.save:
         everything = [(X, y) for *_, X, y in data if len(X)]
         ranker = fit(np.concatenate([X for X, _ in everything]), np.concatenate([y for _, y in everything]))
