@@ -39,7 +39,7 @@ def test_supported_answer_is_cited_with_verbatim_quotes(engine_for, seeded_pipel
     record = answer.record()
     assert set(record) == {"answer", "refused", "citations", "retrieved", "standalone_question", "rewrite", "grounding",
                            "decision", "prompt_tokens", "rewrite_s", "evidence_s", "ttft_s", "judge_s", "total_s", "generated_tokens",
-                           "new_prompt_tokens", "evidence_order", "passages", "claims"}
+                           "new_prompt_tokens", "evidence_order", "look_s", "passages", "claims"}
     assert record["prompt_tokens"] > 0 and record["ttft_s"] is not None
 
 

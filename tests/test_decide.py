@@ -55,6 +55,7 @@ def test_an_answer_only_in_the_second_look_is_answered_from_it(seeded_pipeline, 
     assert found[0].evidence == found[1].evidence[:len(found[0].evidence)], "the second look adds to the first"
     assert not answer.refused and answer.decision.verdict == "answered" and answer.decision.looks == 2
     assert answer.decision.readings[0] < 0.5 <= answer.decision.readings[1]
+    assert len(answer.look_s) == 2 and all(s >= 0 for s in answer.look_s), "each look's reading is timed"
     assert HOLDS in answer.evidence[answer.citations[0].number - 1].text
 
 

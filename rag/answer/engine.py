@@ -104,7 +104,8 @@ class Engine:
             result.evidence, result.prompt_tokens, result.looks = look.passages, look.tokens, n + 1
             yield Found(look.passages, standalone.question, look=n + 1)
             info = result.generation = Generation(capture=bool(self.watched))
-            generation = self.llm.stream(look.messages, limit, info, self.decider.gate(readings, n == len(looks) - 1))
+            gate = self._timed(self.decider.gate(readings, n == len(looks) - 1), result.look_s)
+            generation = self.llm.stream(look.messages, limit, info, gate)
             pieces = yield from self._draft(generation, info, result, began)
             if info.finish != "gated":
                 break
@@ -122,6 +123,16 @@ class Engine:
         result.judge_s = time.perf_counter() - judged
         self._decide(result, verdict, began)
         yield result
+
+    @staticmethod
+    def _timed(gate, look_s: list[float]):
+        """The gate, also noting how long the look's prompt took to read (its seconds appended to look_s)."""
+        started = time.perf_counter()
+
+        def read(info: Generation) -> bool:
+            look_s.append(time.perf_counter() - started)
+            return gate(info) if gate is not None else True
+        return read
 
     def _draft(self, generation, info: Generation, result: Answer, began: float):
         """Stream the draft's pieces (stopping the model where it starts repeating itself); return them."""

@@ -71,6 +71,7 @@ class Answer:
     signals: dict = field(default_factory=dict)  # what the decision read about the draft
     notes: list[str] = field(default_factory=list)  # what was changed in the draft ("dropped 1 repeated sentence")
     evidence_order: str = "trained ranker"  # what ordered the passages (or why the hand-set weights did)
+    look_s: list[float] = field(default_factory=list)  # seconds each look's prompt took to read, before the gate
     rewrite_s: float = 0.0  # making a follow-up standalone (0 when it stands alone)
     evidence_s: float | None = None  # when the passages were found (the evidence panel can show them)
     judge_s: float = 0.0
@@ -89,6 +90,7 @@ class Answer:
             "ttft_s": None if self.ttft_s is None else round(self.ttft_s, 3), "judge_s": round(self.judge_s, 3),
             "total_s": round(self.total_s, 3), "generated_tokens": self.generated_tokens,
             "new_prompt_tokens": self.new_prompt_tokens, "evidence_order": self.evidence_order,
+            "look_s": [round(s, 3) for s in self.look_s],
             "passages": [{"source": e.source, "start": e.start, "end": e.end, "score": e.score} for e in self.evidence],
             "claims": [{"sentence": c.sentence, "cited": list(c.cited), "supported": c.supported} for c in self.claims],
         }
