@@ -81,7 +81,7 @@ def _run(args: argparse.Namespace, settings) -> int:
         try:  # the C callback that reads the model's hidden states for the probes, built once per llama.cpp build
             print(f"hidden-state capture: {build_library(settings.cache_dir)}")
         except CaptureUnavailable as exc:
-            print(f"hidden-state capture: not built ({exc}); answers are judged by the rules")
+            print(f"hidden-state capture: not built ({exc}); answers are decided by the word rules")
         if args.check_generator:
             from rag.generate.models import check_generator
 

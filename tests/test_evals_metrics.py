@@ -378,22 +378,23 @@ def test_python_m_evals_end_to_end(tmp_path):
 
 
 @pytest.mark.llm
-def test_python_m_evals_probes_only_reads_each_prompt_with_the_default_models_probe(tmp_path):
-    """q008 is answered by its passages (the probe scored it 0.85 when recorded), q082 is not (0.04): the run reads
-    both answer prompts with the sufficiency probe, drafts nothing, and writes its figures, report and summary."""
+def test_python_m_evals_reports_how_the_decision_did_with_the_default_model(tmp_path):
+    """q008 is answered by its passages, q082 is not: the run records each item's looks, the sufficiency probe's
+    readings and the verdict, and reports the decision's figures beside the answers'."""
     shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "evals", "--probes-only", "--ids", "q008,q082", "--model", "default", "--quiet",
+    command = [sys.executable, "-m", "evals", "--ids", "q008,q082", "--model", "default", "--quiet",
                "--out", str(out), "--seeds-dir", str(tmp_path / "seeds"), "--index-dir", str(tmp_path / "index")]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "probe_auc 1.000" in done.stdout and "probe_false_refusal_rate 0.000" in done.stdout
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert [r["id"] for r in records] == ["q008", "q082"] and all(r["generated_tokens"] == 0 for r in records)
-    summary = json.loads((out / "summary.json").read_text())
-    overall = summary["pipelines"]["ours"]["overall"]
-    assert (overall["n_probed"], overall["probe_auc"], overall["probe_refusal_rate"],
-            overall["probe_false_refusal_rate"]) == (2, 1.0, 1.0, 0.0)
-    assert summary["gate_keys"]["ours"] == "probes/default/qa/ids:q008,q082"
-    assert "the sufficiency probe" in (out / "report.html").read_text()
+    assert [r["id"] for r in records] == ["q008", "q082"]
+    for record in records:
+        decision = record["decision"]
+        assert decision["fallback"] == "" and decision["verdict"] in ("answered", "unconfirmed", "refused")
+        assert len(decision["readings"]) == decision["looks"] >= 1 and all(r is not None for r in decision["readings"])
+    assert records[0]["decision"]["verdict"] == "answered" and records[1]["decision"]["verdict"] != "answered"
+    overall = json.loads((out / "summary.json").read_text())["pipelines"]["ours"]["overall"]
+    assert overall["n_read"] == 2 and overall["sufficiency_auc"] == 1.0 and overall["wrong_shown"] == 0
+    assert "second look read" in (out / "report.html").read_text()

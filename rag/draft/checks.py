@@ -230,7 +230,7 @@ def answer_round_trip(llm, drafted: Drafted, passage: DraftPassage) -> Drafted:
 def draft_one(llm, pipeline, passage: DraftPassage, kind: str, checks: DraftChecks, texts=(),
               round_trip_answer: bool = False) -> Drafted:
     """Ask the model for one item of `kind` (factoid, how, why or unanswerable) from the passage and check it;
-    round_trip_answer: also have the model answer it from the passage (training data for the evidence judge)."""
+    round_trip_answer: also have the model answer it from the passage (how the training questions are drafted)."""
     if kind == "unanswerable":
         reply = "".join(llm.stream(unanswerable_messages(passage.header, passage.text), MAX_DRAFT_TOKENS))
         return check_unanswerable(reply, passage, texts, checks)

@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unanswerable", type=float, default=0.1, help="share of unanswerable items (default 0.1)")
     parser.add_argument("--seed", type=int, default=0, help="the order passages are tried in")
     parser.add_argument("--answer-check", action="store_true", help="also have the model answer each question from "
-                        "its passage and keep it only when that answer holds the drafted one (slower; the judge's "
-                        "training data is made so)")
+                        "its passage and keep it only when that answer holds the drafted one (slower; the training "
+                        "questions are drafted so)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
