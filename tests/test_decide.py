@@ -108,8 +108,10 @@ def test_the_record_says_what_decided(seeded_pipeline, answer_last):
 
 
 def test_draft_signals_name_the_rules_found():
-    found = draft_signals(["the model says the passages don't give the answer"], 0.0, 0.2, [], 0.3, None, 2)
+    found = draft_signals(["the model says the passages don't give the answer"], 0.0, 0.2, [], 0.3, None, 2,
+                          [0.4, None, 0.7], [0.5, 0.6, None])
     assert found["says_not"] == 1.0 and found["unsupported"] == 0.0 and found["looks"] == 2.0
+    assert (found["best_rank"], found["relevance"]) == (0.7, 0.6)
     assert found["mean_logprob"] < 0 and found["correctness"] is None
 
 

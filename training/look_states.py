@@ -132,6 +132,7 @@ def answer_question(engine, target: Target, meta: dict, log: StateLog, history: 
                  "mean_logprob": sum(logprobs) / len(logprobs) if logprobs else None,
                  "min_logprob": min(logprobs) if logprobs else None, "finish": info.finish,
                  "passages": [[e.source, e.start, e.end] for e in look.passages], "added": look.added,
+                 "ranks": [e.rank for e in look.passages], "scores": [e.score for e in look.passages],
                  "prompt_tokens": look.tokens, "new_prompt_tokens": info.new_prompt_tokens,
                  "generated_tokens": len(logprobs), "seconds": round(time.perf_counter() - began, 2)},
                 features(info, standalone.question))
@@ -163,13 +164,46 @@ def work(corpus: str, model: str):
     return settings, jobs
 
 
+def refresh(corpus: str, model: str, folder: Path) -> int:
+    """Recompute what the evidence code says of each recorded look without the model: the ranker's probability and
+    the relevance of each passage shown, and the question's best relevance (what the evidence gate reads)."""
+    from rag.pipeline import Pipeline
+
+    settings, _ = work(corpus, model)
+    pipeline = Pipeline(settings)
+    pipeline.index(progress=False)
+    path = folder / "records.jsonl"
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    ranked: dict[str, dict] = {}
+    for record in records:
+        question = record.get("standalone_question")
+        if not question or record.get("no_prompt"):
+            continue
+        if question not in ranked:
+            ranked[question] = {(e.source, e.start, e.end): e for e in pipeline.evidence(question)}
+        found = ranked[question]
+        record["relevance"] = max((e.score for e in found.values()), default=0.0)
+        shown = [found.get(tuple(p)) for p in record["passages"]]
+        record["ranks"] = [e.rank if e else None for e in shown]
+        record["scores"] = [e.score if e else None for e in shown]
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    partial.replace(path)
+    print(f"{len(records)} records refreshed in {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.look_states", description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", choices=["training", "seeds", "docs"], default="training")
     parser.add_argument("--model", default="default", help="the bundled model whose states are kept")
     parser.add_argument("--limit", type=int, help="only the first N questions")
     parser.add_argument("--out", type=Path, help=f"folder (default {OUT.relative_to(HERE.parent)}/<corpus>-<model>)")
+    parser.add_argument("--refresh", action="store_true", help="only recompute the passages' ranks and relevance of "
+                        "the records there (after a change to the evidence code that leaves the passages as they are)")
     args = parser.parse_args(argv)
+    if args.refresh:
+        return refresh(args.corpus, args.model, args.out or OUT / f"{args.corpus}-{args.model}")
     from tqdm import tqdm
 
     from rag.answer.decide import Decider

@@ -27,7 +27,7 @@ from training.probe_fit import SEED, auc, fit, scores
 LAYERS = (10, 14, 17, 20, 23, 27)
 DRAFT_FEATURES = ("draft_keys", "draft_mean", "draft_last")
 SIGNALS = ("sufficiency", "correctness", "grounding", "copied", "mean_logprob", "min_logprob", "says_not",
-           "unsupported", "dangling", "looks")
+           "unsupported", "dangling", "looks", "best_rank", "relevance")
 REPORT = Path(__file__).resolve().parent / "data" / "DECISION.md"
 INNER_FOLDS = 5
 
@@ -66,10 +66,14 @@ class Probes:
 
 
 def grouped_folds(pairs, folds: int) -> list[int]:
+    """A fold per pair: whole corpora to a fold where there are enough of them (out of corpus within the fit),
+    else whole questions (a question's looks always share a fold)."""
     corpora = sorted({q.corpus for q, _ in pairs})
+    key = (lambda q: q.corpus) if len(corpora) >= folds else (lambda q: f"{q.corpus}/{q.id}")
+    groups = sorted({key(q) for q, _ in pairs})
     rng = np.random.default_rng(SEED)
-    order = {c: i % folds for i, c in enumerate(rng.permutation(corpora))}
-    return [order[q.corpus] for q, _ in pairs]
+    order = {g: i % folds for i, g in enumerate(rng.permutation(groups))}
+    return [order[key(q)] for q, _ in pairs]
 
 
 def out_of_corpus(probes: Probes, pairs, held: set[str] | None = None) -> dict[tuple[str, str, int], float]:
@@ -90,7 +94,7 @@ def signals(question: Question, look: int, suff: float | None, correct: float | 
     record = question.looks[look]
     logprobs = [record["mean_logprob"]] if record.get("mean_logprob") is not None else []
     found = draft_signals(record.get("reasons", []), record.get("grounding", 0.0), record.get("copied", 0.0), logprobs,
-                          suff, correct, look)
+                          suff, correct, look, record.get("ranks") or [], record.get("scores") or [])
     found["min_logprob"] = record["min_logprob"] if record.get("min_logprob") is not None else found["min_logprob"]
     return found
 

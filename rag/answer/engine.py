@@ -188,7 +188,7 @@ class Engine:
         result.draft, result.claims, result.grounding = draft, checked.claims, checked.grounding
         result.notes = [r for r in checked.reasons if r.startswith("dropped")]
         result.signals = self.decider.signals(info, result.standalone_question, readings, checked.reasons,
-                                              checked.grounding, checked.copied)
+                                              checked.grounding, checked.copied, result.evidence)
         verdict = self.decider.verdict(result.signals, checked.reasons)
         if verdict.decision == "answered":
             result.citations = citations_for(checked.claims, result.evidence, result.standalone_question)
