@@ -8,6 +8,7 @@ Example: targets, where = eval_targets("docs", "dev")      # 52 targets; where["
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 
 from evals.presence import Target
@@ -36,3 +37,51 @@ def training_targets() -> tuple[list[Target], dict]:
                       ((q["source"], *q["span"]),) if q.get("span") and not q["answers"] else (), q["package"])
                for q in questions]
     return targets, {"seeds_dir": CORPUS, "index_dir": INDEX}
+
+
+@cache
+def heldout_packages() -> frozenset[str]:
+    """The training packages no shipped model is fitted on (their questions' split is "heldout"): like the eval sets'
+    heldout split, they are only measured."""
+    from training.probe_questions import OUT
+
+    questions = [json.loads(line) for line in OUT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return frozenset(q["package"] for q in questions if q["split"] == "heldout")
+
+
+UNANSWERABLE_PER_PACKAGE = 5
+
+
+def packages_qa(packages: list[str]) -> list[dict]:
+    """An eval set (evals/README.md's format) of the training questions of these packages that have a short answer,
+    and the first UNANSWERABLE_PER_PACKAGE questions for a detail each package never gives: what `python -m evals
+    --dataset` runs our engine and the starter recipe on, side by side."""
+    from training.probe_questions import OUT
+
+    questions = [json.loads(line) for line in OUT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = []
+    for package in packages:
+        own = [q for q in questions if q["package"] == package]
+        for q in [q for q in own if q["answers"]] + [q for q in own if q["kind"] == "detail_absent"][:UNANSWERABLE_PER_PACKAGE]:
+            items.append({"id": q["id"], "question": q["question"], "answers": q["answers"],
+                          "sources": [q["source"]] if q["answers"] else [], "quotes": [],
+                          "type": q["package"] if q["answers"] else "unanswerable",
+                          "key_terms": q.get("key_terms") or [], "split": "heldout"})
+    return items
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m training.targets", description="an eval set of training packages")
+    parser.add_argument("--packages", required=True, help="comma-separated training packages")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    items = packages_qa(args.packages.split(","))
+    args.out.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items), encoding="utf-8")
+    print(f"{len(items)} items ({sum(bool(i['answers']) for i in items)} answerable) -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

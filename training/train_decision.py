@@ -3,7 +3,8 @@
 Example: python -m training.train_decision                 # validate: training/data/DECISION.md
          python -m training.train_decision --save          # and rag/answer/decision/default.json
 Inputs: training.look_states' records (both looks of every question, drafted, with states). A corpus is a training
-package, the docs set or the seed set (dev items only; the heldout items are only reported, with the final fit).
+package, the docs set or the seed set (dev items only). The eval sets' heldout split and the training corpus's
+heldout packages are neither fitted on nor chosen by: they are only reported, scored by the final fit.
 Each corpus is held out in turn: the sufficiency probe, the correctness probe and the confirmation (a logistic
 regression over the draft's signals, fitted on probe scores that are themselves out of fold) are fitted on the
 other corpora and score the held-out one. The thresholds (when to read the second look, whether and when to refuse
@@ -33,8 +34,15 @@ INNER_FOLDS = 5
 
 
 def fitted_on(questions: list[Question]) -> list[Question]:
-    """What a fit may see: every training question and the eval sets' dev items."""
-    return [q for q in questions if q.corpus not in ("docs", "seeds") or q.split == "dev"]
+    """What a fit may see: the training questions but those of the heldout packages, and the eval sets' dev items."""
+    return [q for q in questions if not unseen(q)]
+
+
+def unseen(question: Question) -> bool:
+    """Only measured, never fitted on nor chosen by: the eval sets' heldout split, the training heldout packages."""
+    from training.targets import heldout_packages
+
+    return question.split == "heldout" and (question.corpus in ("docs", "seeds") or question.corpus in heldout_packages())
 
 
 def samples(questions: list[Question], drafted: bool) -> list[tuple[Question, int]]:
@@ -205,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     pool = fitted_on(questions)
     policy = choose(pool, loco)
     figures = replay(pool, loco, policy)
-    final = study.scores(pool, questions)  # the final fit: every corpus, scoring everything (heldout included)
-    heldout = [q for q in questions if q.corpus in ("docs", "seeds") and q.split == "heldout"]
+    final = study.scores(pool, questions)  # the final fit: every corpus seen, scoring everything (heldout included)
+    heldout = [q for q in questions if unseen(q)]
     heldout_figures = replay(heldout, final, policy)
     write_report(lines, suff, corr, policy, figures, heldout_figures, loco, pool)
     print("\n".join(table(figures, FIGURES)))
