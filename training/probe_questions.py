@@ -1,5 +1,5 @@
-"""Questions for training the probes, from the training corpus only (training/corpus, never an eval corpus), each
-with where its answer stands so that the answer can be taken out of the passages.
+"""Questions for training the ranker and the decision, from the training corpus only (training/corpus, never an eval
+corpus), each with where its answer stands.
 
 Example: python -m training.probe_questions
   -> training/data/probe_questions.jsonl: {"id": "pq0001", "question": "What does add_header do?", "kind": "term",
@@ -9,7 +9,7 @@ Kinds: drafted (the drafted items of training/data/drafted*.jsonl: a short answe
 question about a definition-list term, answered by its definition), faq (a heading that is a question, answered by the
 passage under it): all answerable, with the span of text that answers them; detail_absent (a question for a detail of
 a term or name that its passage gives nowhere, training.details): unanswerable. Packages chosen by
-build_pairs.heldout_packages are split "heldout": never trained on, the probes' own test on unseen documents.
+training.questions.heldout_packages are split "heldout": never fitted on, the test on unseen documents.
 """
 
 from __future__ import annotations
