@@ -251,3 +251,11 @@ def test_cli_names_the_fallback(capsys):
     out = capsys.readouterr().out
     assert ("decision: the documents don't say (no relevant evidence)\n(decided by the word rules alone: the model's "
             "states cannot be read: a model server)\nThe documents don't say.") in out
+
+
+def test_the_confirmations_own_score_is_shown_against_its_threshold():
+    answer = unconfirmed()
+    answer.decision.signals["confidence"] = 0.21
+    details = decision_details(answer)
+    assert ("<li>Confirmation 0.21, below 0.40 (the answer is shown at 0.40 or above), from: correctness probe 0.08 · "
+            "key words found in the passages 0.90") in details

@@ -26,7 +26,8 @@ RUNG_WORDS = {
 # the confirmation's signals a person can read (sufficiency and looks have lines of their own)
 SIGNAL_WORDS = {"correctness": "correctness probe", "copied": "key words found in the passages",
                 "grounding": "sentences supported", "mean_logprob": "mean log-probability of the draft's words",
-                "min_logprob": "lowest log-probability of a word in the draft"}
+                "min_logprob": "lowest log-probability of a word in the draft",
+                "best_rank": "the ranker's best passage", "relevance": "the best passage's relevance"}
 LOOKS_WORDS = {1: "read the first passages", 2: "read the first passages, then the next-best ones"}
 _NUMBERS = re.compile(r"\s*\([^()]*\d[^()]*\)$")  # "... (0.21 < 0.40)" at the end of a why
 
@@ -102,7 +103,10 @@ def signals_line(decision: Decision) -> str:
              if isinstance(decision.signals.get(name), (int, float))]
     if not shown:
         return ""
-    bar = decision.thresholds.get("show_at_least")
+    bar, confidence = decision.thresholds.get("show_at_least"), decision.signals.get("confidence")
+    if confidence is not None and bar is not None:
+        return (f"Confirmation {confidence:.2f}, {'at least' if confidence >= bar else 'below'} {bar:.2f} (the answer "
+                f"is shown at {bar:.2f} or above), from: {' · '.join(shown)}")
     combined = f" (the answer is shown when their combination reaches {bar:.2f})" if bar is not None else ""
     return f"Confirmation signals: {' · '.join(shown)}{combined}"
 
