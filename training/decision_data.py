@@ -42,7 +42,66 @@ class Question:
         return bool(self.looks.get(1, {}).get("no_prompt"))
 
 
+MIN_ANSWER_WORDS = 3  # a drafted answer this long is right in other words when most of its words are in the draft
+ANSWER_WORD_SHARE = 0.75
+
+
+def drafted_right(draft: str, answers: list[str], key_terms) -> bool:
+    """A training question's draft holds its drafted answer: as whole words (evals.metrics.gives_answer), or, for an
+    answer of MIN_ANSWER_WORDS content words or more (the drafted answers are phrases: "to suppress any actual
+    deliveries"), most of its content words.
+
+    Example: drafted_right("The -N option suppresses actual deliveries [1].", ["to suppress any actual deliveries"],
+                           []) -> True"""
+    from evals.metrics import gives_answer
+    from rag.text import content_words
+
+    if gives_answer(draft, answers, key_terms):
+        return True
+    said = content_words(draft)
+    return any(len(words := content_words(a)) >= MIN_ANSWER_WORDS and len(words & said) >= ANSWER_WORD_SHARE * len(words)
+               for a in answers)
+
+
+SPAN_SUPPORT = 0.5  # share of the first sentence's new content words that must stand in the answering span
+
+
+def span_right(draft: str, question: str, span: str) -> bool:
+    """A term's or FAQ heading's draft answers it: most of what its first sentence adds to the question stands in the
+    span that answers it (the sentences after it add what the other passages say).
+
+    Example: span_right("add_header adds a header [1]. It is often used.", "What does add_header do?",
+                        "add_header: adds the given header to the response") -> True"""
+    from rag.read.chunking import sentence_spans
+    from rag.text import content_words
+
+    spans = sentence_spans(draft)
+    first = draft[spans[0][0]:spans[0][1]] if spans else draft
+    new = content_words(first) - content_words(question)
+    return bool(new) and len(new & content_words(span)) >= SPAN_SUPPORT * len(new)
+
+
+def span_texts(questions: dict[str, dict]) -> dict[str, str]:
+    """question id -> the text of the span that answers it, read from the training corpus's index."""
+    from training.corpus import training_pipeline
+
+    pipeline = training_pipeline()
+    manifest = pipeline.store.manifest()
+    found = {}
+    for id_, q in questions.items():
+        known = pipeline.document(manifest[q["source"]].file_hash) if q.get("span") and q["source"] in manifest else None
+        if known:
+            found[id_] = known[0][slice(*q["span"])]
+    return found
+
+
 def load_questions(model: str = "default", out: Path = OUT, sets: tuple[str, ...] = CORPORA) -> list[Question]:
+    """Every recorded question; a training question's draft judged right by drafted_right (a short answer) or
+    span_right (a term's or FAQ heading's question) rather than as recorded."""
+    from training.probe_questions import OUT as QUESTIONS
+
+    asked = {q["id"]: q for q in map(json.loads, QUESTIONS.read_text(encoding="utf-8").splitlines())}
+    spans = span_texts({i: q for i, q in asked.items() if not q["answers"] and q.get("span")}) if "training" in sets else {}
     found: dict[tuple[str, str], Question] = {}
     for name in sets:
         folder = out / f"{name}-{model}"
@@ -53,6 +112,12 @@ def load_questions(model: str = "default", out: Path = OUT, sets: tuple[str, ...
             except json.JSONDecodeError:
                 continue
             corpus = record["group"] if name == "training" else name
+            gold = asked.get(record["id"]) if name == "training" else None
+            if gold and gold["answers"] and record.get("draft"):
+                record["correct"] = drafted_right(record["draft"], gold["answers"], gold.get("key_terms") or [])
+            elif gold and gold["id"] in spans and record.get("draft"):
+                record["correct"] = bool(record.get("present")) and span_right(record["draft"], gold["question"],
+                                                                               spans[gold["id"]])
             key = (name, record["id"])
             question = found.setdefault(key, Question(record["id"], corpus, record.get("split", ""),
                                                       record["answerable"], record.get("kind", ""), folder=folder))

@@ -20,6 +20,9 @@ from training.decision_data import Question
 MIN_EVIDENCE_SCORE = 0.39  # rag/answer/engine.py: below it nothing is asked
 MIN_PRECISION = 0.95  # a refusal before drafting is kept only this precise out of corpus
 MAX_WRONG, MIN_REFUSED = 0.10, 0.85  # the issue's targets, as constraints on the pooled replay
+# a second look costs its passages' reading (~3 s here): read by at most this share, so that the median answered
+# question still reads one look and first token p50 stays where it was
+MAX_SECOND_LOOK = 0.4
 MIN_REPORTED = 10  # the worst corpus is named among corpora with at least this many questions
 FIGURES = ("n", "right_shown", "unanswerable_refused", "wrong_shown", "second_look", "pre_refused",
            "pre_precision", "right_when_present")
@@ -110,13 +113,13 @@ def choose(questions: list[Question], scores: dict) -> Policy:
                 f = figures(questions, [outcome(q, scores, policy) for q in questions])
                 key = (round(f["right_shown"], 4), -round(f["second_look"], 4))
                 refused = 1.0 if f["unanswerable_refused"] is None else f["unanswerable_refused"]
-                feasible = f["wrong_shown"] <= MAX_WRONG and refused >= MIN_REFUSED and \
+                feasible = f["wrong_shown"] <= MAX_WRONG and refused >= MIN_REFUSED and f["second_look"] <= MAX_SECOND_LOOK and \
                     (f["pre_precision"] is None or f["pre_precision"] >= MIN_PRECISION)
                 if feasible and (best is None or key > best[0]):
                     best = (key, policy)
                 loose = (round(f["right_shown"] - 2 * f["wrong_shown"], 4), key)
                 if (f["pre_precision"] is None or f["pre_precision"] >= MIN_PRECISION) and \
-                        (fallback is None or loose > fallback[0]):
+                        f["second_look"] <= MAX_SECOND_LOOK and (fallback is None or loose > fallback[0]):
                     fallback = (loose, policy)
     return (best or fallback)[1]
 
