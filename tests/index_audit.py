@@ -22,7 +22,7 @@ def audit(pipeline) -> dict:
     offsets_wrong: committed chunks whose text is not text[start:end] of their stored document text;
     missing_texts: records whose stored document text is gone; vectors_without_metadata: a dense query over the whole
     collection returning ids the metadata store does not know; returned_uncommitted: evidence from unrecorded versions;
-    answer: the top evidence sentence for QUESTION (hybrid), bm25: the same with BM25 alone.
+    answer: the top three evidence passages for QUESTION (hybrid, the ranker's order), bm25: the same with BM25 alone.
     """
     store = pipeline.store
     records = store.manifest()
@@ -57,7 +57,7 @@ def audit(pipeline) -> dict:
         "vectors_without_metadata": vectors_without_metadata,
         "returned_uncommitted": sum((e.source, e.file_hash) not in committed for e in evidence),
         "evidence_offsets_wrong": sum(pipeline.document_text(e)[e.start:e.end] != e.text for e in evidence),
-        "answer": evidence[0].text if evidence else "",
+        "answer": " ".join(e.text for e in evidence[:3]),
         "bm25": bm25[0].text if bm25 else "",
     }
 

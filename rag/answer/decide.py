@@ -49,12 +49,13 @@ def rule_hits(reasons: list[str]) -> set[str]:
     return {name for name, text in RULES.items() for reason in reasons if text in reason}
 
 
-def draft_signals(reasons: list[str], grounding: float, copied: float, logprobs: list[float],
+def draft_signals(reasons: list[str], grounding: float, copied: float, logprobs: list[float] | None,
                   sufficiency: float | None, correctness: float | None, looks: int, ranks: list, scores: list) -> dict:
     """What the confirmation reads about a draft: the probes' scores (probabilities; None without states), how much
-    of it the passages support and hold, how sure the model was of its words, the word rules' findings, how many
-    looks the model read, and what retrieval thought of the passages it read (the ranker's best P(holds the answer),
-    the best relevance). training/train_decision.py fits on these same signals.
+    of it the passages support and hold, how sure the model was of its words (None where the backend does not say;
+    very unsure where it wrote none), the word rules' findings, how many looks the model read, and what retrieval
+    thought of the passages it read (the ranker's best P(holds the answer), the best relevance).
+    training/train_decision.py fits on these same signals.
 
     Example: draft_signals([], 1.0, 0.8, [-0.1, -0.5], 0.9, 0.7, 1, [0.8, 0.3], [0.6, 0.5])
       -> {"sufficiency": 0.9, "correctness": 0.7, "grounding": 1.0, "copied": 0.8, "mean_logprob": -0.3,
@@ -62,8 +63,8 @@ def draft_signals(reasons: list[str], grounding: float, copied: float, logprobs:
           "best_rank": 0.8, "relevance": 0.6}"""
     hits = rule_hits(reasons)
     return {"sufficiency": sufficiency, "correctness": correctness, "grounding": grounding, "copied": copied,
-            "mean_logprob": sum(logprobs) / len(logprobs) if logprobs else NO_LOGPROB,
-            "min_logprob": min(logprobs) if logprobs else 2 * NO_LOGPROB,
+            "mean_logprob": None if logprobs is None else sum(logprobs) / len(logprobs) if logprobs else NO_LOGPROB,
+            "min_logprob": None if logprobs is None else min(logprobs) if logprobs else 2 * NO_LOGPROB,
             **{name: float(name in hits) for name in ("says_not", "unsupported", "dangling")}, "looks": float(looks),
             "best_rank": max((r for r in ranks if r is not None), default=0.0),
             "relevance": max((s for s in scores if s is not None), default=0.0)}
@@ -145,7 +146,10 @@ class Decider:
         """What the confirmation reads about a finished draft (draft_signals, with this file's correctness probe)."""
         found = features(generation, question) if generation is not None and generation.states is not None else {}
         correct = self.correctness.score(found) if self.correctness and found else None
-        return draft_signals(reasons, grounding, copied, generation.logprobs if generation is not None else [],
+        logprobs = generation.logprobs if generation is not None else []
+        if not logprobs and "empty generation" not in reasons:
+            logprobs = None  # words were drafted, but the backend reports no log-probabilities (a model server)
+        return draft_signals(reasons, grounding, copied, logprobs,
                              readings[-1] if readings else None, correct, len(readings) or 1,
                              [e.rank for e in passages], [e.score for e in passages])
 
