@@ -73,19 +73,21 @@ def test_the_readme_question_gives_no_repeated_sentence(default_engine):
     answer = default_engine.ask("Why was the February trip called off?")
     assert not answer.refused and "balloon" in answer.answer.lower(), answer.draft
     assert not has_repeated_sentence(answer.answer) and not has_repeated_sentence(answer.draft)
-    probes = answer.record()["judge"]["probes"]
-    assert probes["decided_by"] == "answered", "the probes on the model's states let it through"
-    assert probes["sufficiency"]["score"] >= probes["sufficiency"]["threshold"]
-    assert probes["correctness"]["score"] >= probes["correctness"]["threshold"]
+    decision = answer.record()["decision"]
+    assert decision["verdict"] == "answered" and decision["fallback"] == "", "the decision file decided"
+    assert all(r is not None for r in decision["readings"]) and len(decision["readings"]) == decision["looks"]
+    if decision["thresholds"]["show_at_least"] is not None:
+        assert decision["signals"]["confidence"] >= decision["thresholds"]["show_at_least"]
 
 
-def test_a_detail_the_articles_never_give_is_refused_before_a_word_is_generated(default_engine):
+def test_a_detail_the_articles_never_give_is_not_shown_as_an_answer(default_engine):
     answer = default_engine.ask("What did Blinken eat at the state banquet?")
-    assert answer.refused and answer.answer.startswith("The documents don't say") and answer.draft == ""
-    assert answer.evidence and answer.generated_tokens == 0
-    probes = answer.record()["judge"]["probes"]
-    assert probes["decided_by"] == "sufficiency probe" and probes["sufficiency"]["score"] < probes["sufficiency"]["threshold"]
-    assert "no answer in these passages" in answer.refusal_reason
+    assert answer.refused and answer.citations == [] and answer.evidence, answer.draft
+    decision = answer.record()["decision"]
+    assert decision["verdict"] in ("refused", "unconfirmed") and decision["rung"] in ("sufficiency", "rule", "confirmation")
+    assert decision["why"] and decision["fallback"] == ""
+    if decision["rung"] == "confirmation":
+        assert decision["signals"]["confidence"] < decision["thresholds"]["show_at_least"]
 
 
 @pytest.mark.xfail(strict=True, reason="known limit (docs/decisions.md, 'The answer judge'): the default model answers "

@@ -8,8 +8,9 @@ heldout packages are neither fitted on nor chosen by: they are only reported, sc
 Each corpus is held out in turn: the sufficiency probe, the correctness probe and the confirmation (a logistic
 regression over the draft's signals, fitted on probe scores that are themselves out of fold) are fitted on the
 other corpora and score the held-out one. The thresholds (when to read the second look, whether and when to refuse
-before drafting, when to show a draft) are chosen on the pooled out-of-corpus scores; a refusal before drafting is
-kept only where it is >= 0.95 precise there. The figures are reported per held-out corpus: the mean and the worst.
+before drafting, when to show a draft) are chosen on the out-of-corpus scores: the most right answers shown on
+average over the held-out corpora, within the issue's targets on that average (wrong shown <= 0.10, unanswerable
+refused >= 0.85); a refusal before drafting is kept only where it is >= 0.95 precise, pooled. The figures are reported per held-out corpus: the mean and the worst.
 """
 
 from __future__ import annotations
