@@ -60,6 +60,27 @@ def test_wrong_number_is_reattributed_to_the_supporting_passage(vectors):
     assert claims[0].supported and claims[0].cited == (2,)
 
 
+THREADS = [
+    Evidence("t.txt", "Zuckerberg said that since its launch on July 6th, Threads registrations kept growing.", 0, 86, 0.9),
+    Evidence("t.txt", "On the first day of its launch, Threads attracted 30 million users.", 90, 158, 0.8),
+    Evidence("c.txt", "The COVID-19 variant spread quickly in the autumn.", 0, 51, 0.5),
+]
+
+
+def test_a_fact_of_the_cited_passage_completed_by_another_is_supported_and_cites_both(vectors):
+    question = "How many people used Threads on its first day?"
+    claims = verify([("30 million users joined Threads on its first day, July 6th.", (2,))], THREADS, vectors, question)
+    assert claims[0].supported and claims[0].cited == (2, 1)
+
+
+def test_a_sentence_its_cited_passage_does_not_hold_is_not_completed_by_others(vectors):
+    question = "How many people used Threads on its first day?"
+    claims = verify([("30 million users joined Threads on its first day, July 6th.", (3,))], THREADS, vectors, question)
+    assert claims[0].cited != (3, 1) and claims[0].cited != (3, 2)  # not a combination: re-attributed or flagged
+    invented = verify([("30 million users joined on July 9th.", (2,))], THREADS, vectors, question)
+    assert not invented[0].supported  # no passage gives the 9th
+
+
 def test_uncited_sentence_is_checked_against_all_passages(vectors):
     claims = verify([("Blinken met Xi Jinping.", ())], EVIDENCE, vectors)
     assert claims[0].supported and claims[0].cited == (1,)

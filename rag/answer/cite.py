@@ -125,6 +125,8 @@ def verify(claims: list[tuple[str, tuple[int, ...]]], evidence: list[Evidence], 
             joined = " ".join(f"{evidence[n - 1].header()} {evidence[n - 1].text}" for n in cited)
             if lexical_support(sentence, joined, question) >= MIN_LEXICAL:
                 good = list(cited)
+        if not good and len(cited) == 1:  # the fact of the passage it cites and one from another (a date, a name)
+            good = _completed_by_another(sentence, cited[0], evidence, question)
         if not good:  # the supporting passage that matches best (a closer one that does not support it is no help)
             best = max((n for n in scores if scores[n][0]), key=lambda n: scores[n][1], default=None)
             good = [best] if best is not None else []
@@ -132,6 +134,21 @@ def verify(claims: list[tuple[str, tuple[int, ...]]], evidence: list[Evidence], 
         support = max((scores[n][1] for n in attributed), default=0.0)
         checked.append(Claim(sentence, attributed, round(support, 3), bool(good)))
     return checked
+
+
+def _completed_by_another(sentence: str, cited: int, evidence: list[Evidence], question: str) -> list[int]:
+    """[cited, other] when the cited passage holds some of what the sentence adds and one other passage the rest (the
+    best such other), else []: "30 million used Threads on its first day, July 6th [2]" where [1] gives the date."""
+    def text(n: int) -> str:
+        return f"{evidence[n - 1].header()} {evidence[n - 1].text}"
+
+    new = content_words(sentence) - content_words(question)
+    if not 1 <= cited <= len(evidence) or not new or len(new & content_words(text(cited))) < len(new) / 4:
+        return []  # the cited passage holds under a quarter of it: not a combination, a mis-citation
+    joined = {n: lexical_support(sentence, f"{text(cited)} {text(n)}", question)
+              for n in range(1, len(evidence) + 1) if n != cited}
+    best = max(joined, key=joined.get, default=None)
+    return [cited, best] if best is not None and joined[best] >= MIN_LEXICAL else []
 
 
 def grounding(claims: list[Claim]) -> float:
