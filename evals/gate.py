@@ -26,7 +26,7 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "evidence_hit": {"max_drop": 0.03}, "gate_refusal_rate": {"max_drop": 0.1},
     "gate_false_refusal_rate": {"max_rise": 0.05}, "presence_first_look": {"max_drop": 0.03},
     "presence_looks": {"max_drop": 0.03},
-    "sufficiency_auc": {"max_drop": 0.05}, "confirmation_auc": {"max_drop": 0.05},
+    "sufficiency_auc": {"max_drop": 0.05}, "confirmation_auc": {"max_drop": 0.05}, "wrong_shown_rate": {"max_rise": 0.05},
 }
 EPSILON = 1e-9  # stored figures are rounded floats
 
