@@ -73,8 +73,9 @@ def report(rows: dict[str, list[dict]]) -> list[str]:
                      f"{percentile(answered, 0.5):.2f} s, p95 {percentile(answered, 0.95):.2f} s")
         second = [r["look_s"][1] for r in found if len(r.get("look_s") or []) > 1]
         if any(r.get("look_s") for r in found):
-            lines.append(f"  second look read by {len(second)}/{len(found)}; reading it took p50 "
-                         f"{percentile(second, 0.5) if second else 0:.2f} s, max {max(second, default=0):.2f} s")
+            took = (f"; reading it took p50 {percentile(second, 0.5):.2f} s, max {max(second):.2f} s" if second
+                    else " (the decision file asks for none)")
+            lines.append(f"  second look read by {len(second)}/{len(found)}{took}")
     return lines
 
 
