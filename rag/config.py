@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     top_k: int = Field(6, ge=1, le=100)  # chunks kept after fusion
     evidence_k: int = Field(5, ge=1, le=50)  # at most this many passages handed to the answer step
     evidence_tokens: int = Field(240, ge=16, le=8192)  # and at most this many prompt tokens of them (headers included)
-    # the second look's passages, added when the first look does not seem to hold the answer (0: no second look)
+    # the second look's passages, added when the decision file finds the first look does not hold the answer (the
+    # shipped file reads no second look: out of corpus it cost right answers); 0: never
     second_look_tokens: int = Field(240, ge=0, le=8192)
     evidence_window: str = Field("next", pattern="^(unit|next|around)$")  # a unit alone, with the next, or both sides
 
