@@ -99,6 +99,14 @@ def test_a_second_look_is_only_read_where_the_decider_can_tell(seeded_pipeline, 
     assert len(llm.prompts) == 1 and answer.decision.looks == 1
 
 
+def test_no_second_look_when_its_budget_is_zero(seeded_pipeline, answer_last):
+    llm = StatedLLM("It was postponed [1].", holds=HOLDS)  # the first look lacks it: the decider would read a second
+    engine = Engine(seeded_pipeline, llm, decider(refuse_below=None, show_at_least=None))
+    engine.settings = engine.settings.model_copy(update={"second_look_tokens": 0})  # RAG_SECOND_LOOK_TOKENS=0
+    answer = engine.ask(QUESTION, evidence=answer_last)
+    assert len(llm.prompts) == 1 and answer.decision.looks == 1 and len(answer.decision.readings) == 1
+
+
 def test_the_record_says_what_decided(seeded_pipeline, answer_last):
     answer = Engine(seeded_pipeline, StatedLLM(balloon_reply, holds=HOLDS), decider()).ask(QUESTION, evidence=answer_last)
     record = answer.record()["decision"]

@@ -66,6 +66,7 @@ class Engine:
         adding as many within settings.second_look_tokens."""
         window = self.llm.context_window - self.settings.max_tokens - SAFETY_TOKENS
         second = self.decider.second_look_below is not None if second is None else second
+        second = second and self.settings.second_look_tokens > 0  # RAG_SECOND_LOOK_TOKENS=0: never a second look
         budgets = (self.settings.evidence_tokens, self.settings.second_look_tokens)[:1 + bool(second)]
         return fit_looks(question, ranked, self.llm.count_tokens, budgets, window, self.llm.small_model,
                          k or self.settings.evidence_k)
