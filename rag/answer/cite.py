@@ -103,6 +103,12 @@ def _supports(lexical: float, similarity: float) -> bool:
     return lexical >= MIN_LEXICAL or (similarity >= MIN_COSINE and lexical >= MIN_LEXICAL_WITH_COSINE)
 
 
+def as_read(item: Evidence) -> str:
+    """A passage as the model reads it, its header before its text: "the 2024 visit" is supported by a passage dated
+    2024 that says "the visit"."""
+    return f"{item.header()} {item.text}"
+
+
 def verify(claims: list[tuple[str, tuple[int, ...]]], evidence: list[Evidence], vectors: SentenceVectors,
            question: str = "") -> list[Claim]:
     """Check each claim against the passages it cites; a claim whose citation is wrong or missing is re-attributed
@@ -112,21 +118,21 @@ def verify(claims: list[tuple[str, tuple[int, ...]]], evidence: list[Evidence], 
     texts = [sentence for sentence, _ in claims] + [item.text for item in evidence]
     embedded = vectors.vectors(texts)
     claim_vectors, passage_vectors = embedded[: len(claims)], embedded[len(claims):]
+    read = [as_read(item) for item in evidence]
     checked = []
     for (sentence, cited), vector in zip(claims, claim_vectors):
         scores = {}
-        for number, (item, passage_vector) in enumerate(zip(evidence, passage_vectors), 1):
-            # the header counts: "the 2024 visit" is supported by a passage dated 2024 that says "the visit"
-            lexical = lexical_support(sentence, f"{item.header()} {item.text}", question)
+        for number, (text, passage_vector) in enumerate(zip(read, passage_vectors), 1):
+            lexical = lexical_support(sentence, text, question)
             similarity = cosine(vector, passage_vector)
             scores[number] = (_supports(lexical, similarity), max(lexical, similarity))
         good = [n for n in cited if scores[n][0]]
         if not good and len(cited) > 1:  # a sentence may combine facts from the passages it cites together
-            joined = " ".join(f"{evidence[n - 1].header()} {evidence[n - 1].text}" for n in cited)
+            joined = " ".join(read[n - 1] for n in cited)
             if lexical_support(sentence, joined, question) >= MIN_LEXICAL:
                 good = list(cited)
         if not good and len(cited) == 1:  # the fact of the passage it cites and one from another (a date, a name)
-            good = _completed_by_another(sentence, cited[0], evidence, question)
+            good = _completed_by_another(sentence, cited[0], read, question)
         if not good:  # the supporting passage that matches best (a closer one that does not support it is no help)
             best = max((n for n in scores if scores[n][0]), key=lambda n: scores[n][1], default=None)
             good = [best] if best is not None else []
@@ -136,17 +142,15 @@ def verify(claims: list[tuple[str, tuple[int, ...]]], evidence: list[Evidence], 
     return checked
 
 
-def _completed_by_another(sentence: str, cited: int, evidence: list[Evidence], question: str) -> list[int]:
+def _completed_by_another(sentence: str, cited: int, read: list[str], question: str) -> list[int]:
     """[cited, other] when the cited passage holds some of what the sentence adds and one other passage the rest (the
-    best such other), else []: "30 million used Threads on its first day, July 6th [2]" where [1] gives the date."""
-    def text(n: int) -> str:
-        return f"{evidence[n - 1].header()} {evidence[n - 1].text}"
-
+    best such other), else []: "30 million used Threads on its first day, July 6th [2]" where [1] gives the date.
+    read: the passages as the model reads them (as_read), numbered from 1."""
     new = content_words(sentence) - content_words(question)
-    if not 1 <= cited <= len(evidence) or not new or len(new & content_words(text(cited))) < len(new) / 4:
+    if not 1 <= cited <= len(read) or not new or len(new & content_words(read[cited - 1])) < len(new) / 4:
         return []  # the cited passage holds under a quarter of it: not a combination, a mis-citation
-    joined = {n: lexical_support(sentence, f"{text(cited)} {text(n)}", question)
-              for n in range(1, len(evidence) + 1) if n != cited}
+    joined = {n: lexical_support(sentence, f"{read[cited - 1]} {read[n - 1]}", question)
+              for n in range(1, len(read) + 1) if n != cited}
     best = max(joined, key=joined.get, default=None)
     return [cited, best] if best is not None and joined[best] >= MIN_LEXICAL else []
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from rag.answer.cite import Claim, citations_for, grounding, render_answer, split_markers, verify
+from rag.answer.cite import Claim, as_read, citations_for, grounding, render_answer, split_markers, verify
 from rag.answer.decide import Decider, Verdict
 from rag.answer.looks import Look, fit_looks
 from rag.answer.result import REFUSAL, UNCONFIRMED, Answer, Decision, Found, clean_question
@@ -180,7 +180,7 @@ class Engine:
         elif claims and supported / len(claims) < MIN_GROUNDING:
             reasons.append(f"only {supported}/{len(claims)} sentences supported")
         keys = content_words(" ".join(c.sentence for c in claims)) - content_words(question)
-        held = content_words(" ".join(f"{e.header()} {e.text}" for e in passages))
+        held = content_words(" ".join(as_read(e) for e in passages))
         return Checked(draft, claims, reasons, grounding(claims), len(keys & held) / len(keys) if keys else 0.0)
 
     def _judge(self, result: Answer, draft: str, info: Generation, readings: list) -> Verdict:
