@@ -98,9 +98,9 @@ def span_texts(questions: dict[str, dict]) -> dict[str, str]:
 def load_questions(model: str = "default", out: Path = OUT, sets: tuple[str, ...] = CORPORA) -> list[Question]:
     """Every recorded question; a training question's draft judged right by drafted_right (a short answer) or
     span_right (a term's or FAQ heading's question) rather than as recorded."""
-    from training.probe_questions import OUT as QUESTIONS
+    from training.probe_questions import read
 
-    asked = {q["id"]: q for q in map(json.loads, QUESTIONS.read_text(encoding="utf-8").splitlines())}
+    asked = {q["id"]: q for q in read()}
     spans = span_texts({i: q for i, q in asked.items() if not q["answers"] and q.get("span")}) if "training" in sets else {}
     found: dict[tuple[str, str], Question] = {}
     for name in sets:

@@ -173,7 +173,8 @@ def report(layers: list[str], suff, corr, policy: Policy, loco: dict, heldout: d
         "`python -m training.train_decision` (training/train_decision.py). Each corpus (a training package, the docs "
         "set's dev split, the seed set's dev split) is scored by fits that never saw it; thresholds are chosen on these "
         "out-of-corpus scores: the most right answers shown, averaged over corpora, with wrong answers shown <= "
-        f"{MAX_WRONG} and unanswerable refused >= {MIN_REFUSED} on that average. Heldout: the eval sets' heldout split, scored by the final fit (every corpus).", "",
+        f"{MAX_WRONG} and unanswerable refused >= {MIN_REFUSED} on that average. Heldout: the eval sets' heldout split, "
+        "scored by the final fit (every corpus).", "",
         "## Probe configurations (out-of-corpus AUC, pooled)", "", *layers, "",
         f"Chosen: sufficiency {suff[0]} layer {suff[1]}; correctness {corr[0]} layer {corr[1]}.", "",
         f"Pooled out-of-corpus AUC: sufficiency (the look holds the answer) {fmt(pooled_auc('suff', 'present', False))}; "

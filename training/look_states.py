@@ -145,10 +145,10 @@ def work(corpus: str, model: str):
     from training.targets import eval_targets, training_targets
 
     if corpus == "training":
-        from training.probe_questions import OUT as QUESTIONS
+        from training.probe_questions import read
 
         targets, where = training_targets()
-        questions = {q["id"]: q for q in map(json.loads, QUESTIONS.read_text(encoding="utf-8").splitlines())}
+        questions = {q["id"]: q for q in read()}
         jobs = [(t, {"kind": questions[t.id]["kind"], "split": questions[t.id]["split"]}, [], questions[t.id])
                 for t in targets]
     else:

@@ -40,6 +40,11 @@ FAQS_PER_DOCUMENT = 4
 ABSENT_PER_DOCUMENT = 2
 
 
+def read(path: Path = OUT) -> list[dict]:
+    """The questions main() wrote (committed): what the ranker, the decision and their targets are built from."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def drafted_questions(items: list[dict]) -> list[dict]:
     return [{"question": item["question"], "kind": "drafted", "source": item["sources"][0],
              "span": [item["quote_start"], item["quote_end"]], "answers": item["answers"],

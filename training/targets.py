@@ -30,9 +30,9 @@ def eval_targets(corpus: str, split: str) -> tuple[list[Target], dict]:
 
 def training_targets() -> tuple[list[Target], dict]:
     from training.corpus import CORPUS, INDEX
-    from training.probe_questions import OUT
+    from training.probe_questions import read
 
-    questions = [json.loads(line) for line in OUT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    questions = read()
     targets = [Target(q["id"], q["question"], tuple(q["answers"]), tuple(map(tuple, q.get("key_terms") or ())),
                       ((q["source"], *q["span"]),) if q.get("span") and not q["answers"] else (), q["package"])
                for q in questions]
@@ -43,10 +43,9 @@ def training_targets() -> tuple[list[Target], dict]:
 def heldout_packages() -> frozenset[str]:
     """The training packages no shipped model is fitted on (their questions' split is "heldout"): like the eval sets'
     heldout split, they are only measured."""
-    from training.probe_questions import OUT
+    from training.probe_questions import read
 
-    questions = [json.loads(line) for line in OUT.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return frozenset(q["package"] for q in questions if q["split"] == "heldout")
+    return frozenset(q["package"] for q in read() if q["split"] == "heldout")
 
 
 UNANSWERABLE_PER_PACKAGE = 5
@@ -56,9 +55,9 @@ def packages_qa(packages: list[str]) -> list[dict]:
     """An eval set (evals/README.md's format) of the training questions of these packages that have a short answer,
     and the first UNANSWERABLE_PER_PACKAGE questions for a detail each package never gives: what `python -m evals
     --dataset` runs our engine and the starter recipe on, side by side."""
-    from training.probe_questions import OUT
+    from training.probe_questions import read
 
-    questions = [json.loads(line) for line in OUT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    questions = read()
     items = []
     for package in packages:
         own = [q for q in questions if q["package"] == package]

@@ -10,7 +10,8 @@ regression over the draft's signals, fitted on probe scores that are themselves 
 other corpora and score the held-out one. The thresholds (when to read the second look, whether and when to refuse
 before drafting, when to show a draft) are chosen on the out-of-corpus scores: the most right answers shown on
 average over the held-out corpora, within the issue's targets on that average (wrong shown <= 0.10, unanswerable
-refused >= 0.85); a refusal before drafting is kept only where it is >= 0.95 precise, pooled. The figures are reported per held-out corpus: the mean and the worst.
+refused >= 0.85); a refusal before drafting is kept only where it is >= 0.95 precise, pooled. The figures are
+reported per held-out corpus: the mean and the worst.
 """
 
 from __future__ import annotations
